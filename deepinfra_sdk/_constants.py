@@ -1,0 +1,46 @@
+"""Every default the SDK uses, in one place.
+
+Configuration is resolved as: explicit argument, then environment, then these values.
+"""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://api.deepinfra.com"
+OPENAI_PREFIX = "/v1/openai"
+INFERENCE_PREFIX = "/v1/inference"
+
+# Environment variables, in the order they are consulted.
+API_KEY_ENV_VARS = ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN", "DEEPINFRA_API_TOKEN")
+BASE_URL_ENV_VAR = "DEEPINFRA_BASE_URL"
+
+# Timeouts in seconds. The read timeout is also the longest gap allowed between two
+# chunks of a stream; the total deadline (None: no limit) is enforced by the SDK itself.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 600.0
+DEFAULT_TOTAL_TIMEOUT = None
+
+# Retries: exponential backoff with full jitter, Retry-After honoured up to a cap.
+DEFAULT_MAX_RETRIES = 2
+RETRY_INITIAL_DELAY = 0.5
+RETRY_MAX_DELAY = 8.0
+# A Retry-After longer than this is not waited for: the error is raised at once.
+RETRY_AFTER_CAP = 60.0
+
+# Connection pool: sized for the async facade's worker threads (one connection each).
+DEFAULT_POOL_MAXSIZE = 64
+
+# The model list changes rarely; re-fetch it after this many seconds.
+MODELS_CACHE_TTL = 600.0
+
+# Streams: bytes asked of one socket read, and the largest single event accepted.
+STREAM_READ_SIZE = 65536
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+
+DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+DEFAULT_IMAGE_MODEL = "stabilityai/sd3.5"
+DEFAULT_EMBEDDING_MODEL = "BAAI/bge-large-en-v1.5"
+
+# Cog/Replicate-style models take {"input": {...}} on the native inference route.
+COG_STYLE_MODELS = frozenset({"stability-ai/sdxl"})
+
+LOGGER_NAME = "deepinfra_sdk"

@@ -1,0 +1,221 @@
+"""The errors the SDK raises: every failure surfaces as one of these.
+
+The tree::
+
+    DeepInfraError                       anything raised by this package
+     └── APIError                        a request did not give a usable answer
+          ├── APIConnectionError         no (complete) answer: refused, DNS, reset, dropped stream
+          │    └── APITimeoutError       a connect, read, gap or total-deadline timeout
+          ├── APIStatusError             the server answered with a 4xx/5xx status
+          │    ├── BadRequestError            400
+          │    ├── AuthenticationError        401 (also: no API key configured)
+          │    ├── PaymentRequiredError       402
+          │    ├── PermissionDeniedError      403
+          │    ├── NotFoundError              404
+          │    ├── UnprocessableEntityError   422
+          │    ├── LockedError                423
+          │    ├── RateLimitError             429
+          │    └── InternalServerError        >= 500
+          ├── APIStreamError             an error frame inside a 200 event stream
+          └── APIResponseValidationError the body or a frame is not what the wire promises
+
+Bad arguments (an invalid model name, malformed messages) raise ``ValueError`` or ``TypeError``
+before anything is sent: they are the caller's bug, not an API failure.
+
+Every :class:`APIError` carries ``status_code``, ``body``, ``request_id`` and ``response``
+(any of them ``None`` where there was no answer) and, when it ends a stream,
+``partial_text``: the text that had already arrived, so nothing received is lost.
+
+Messages never contain the API key: they are built from server bodies and our own words only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APIStreamError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "DeepInfraError",
+    "InternalServerError",
+    "LockedError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+]
+
+
+class DeepInfraError(Exception):
+    """Base class of every error this package raises."""
+
+
+class APIError(DeepInfraError):
+    """A request to DeepInfra did not give a usable answer.
+
+    Attributes:
+        message: a human-readable explanation (never contains the API key).
+        status_code: the HTTP status, or ``None`` when no status line arrived.
+        body: the decoded JSON body (or the start of the text body), if any.
+        request_id: the server's request id, from headers or body, if any.
+        response: the underlying ``requests.Response``, if any.
+        partial_text: for errors that end a stream, the text received before it.
+    """
+
+    message: str
+    status_code: Optional[int]
+    body: Any
+    request_id: Optional[str]
+    response: Any
+    partial_text: Optional[str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: Optional[int] = None,
+        body: Any = None,
+        request_id: Optional[str] = None,
+        response: Any = None,
+        partial_text: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+        self.response = response
+        self.partial_text = partial_text
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.append(f"(HTTP {self.status_code})")
+        if self.request_id:
+            parts.append(f"[request id {self.request_id}]")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
+
+    def __reduce__(self) -> Any:
+        # Keep errors picklable (they cross process pools); the live response is not.
+        return (
+            _rebuild_error,
+            (
+                type(self),
+                self.message,
+                self.status_code,
+                self.body,
+                self.request_id,
+                self.partial_text,
+            ),
+        )
+
+
+def _rebuild_error(  # noqa: PLR0917 - the argument tuple pickle stores
+    cls: type[APIError],
+    message: str,
+    status_code: Optional[int],
+    body: Any,
+    request_id: Optional[str],
+    partial_text: Optional[str],
+) -> APIError:
+    err = cls.__new__(cls)
+    APIError.__init__(
+        err,
+        message,
+        status_code=status_code,
+        body=body,
+        request_id=request_id,
+        partial_text=partial_text,
+    )
+    return err
+
+
+class APIConnectionError(APIError):
+    """No complete answer: the connection was refused, reset, or dropped mid-stream."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout phase ran out: connect, read (gap between chunks) or the total deadline."""
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status (4xx or 5xx)."""
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed or invalid (for example, the context is too long)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401, or no API key configured for a call that needs one."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the account has no funds or quota left."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this model or endpoint."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such model or route (the message names a replacement where one is known)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request failed validation on the server (``detail`` lists the fields)."""
+
+
+class LockedError(APIStatusError):
+    """423: the model is locked (for example, still deploying); try again later."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many concurrent requests, or the model is busy."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed or has no capacity (503)."""
+
+
+class APIStreamError(APIError):
+    """The server sent an error frame inside an event stream that began with 200.
+
+    ``error_type`` holds DeepInfra's ``error_type`` (for example ``validation_error``)
+    or the OpenAI-style ``error.type``.
+    """
+
+    error_type: Optional[str] = None
+
+
+class APIResponseValidationError(APIError):
+    """The server's body or a stream frame is not valid JSON or lacks what the wire promises."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: UnprocessableEntityError,
+    423: LockedError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The error class for an HTTP status (``APIStatusError`` for unlisted 4xx)."""
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
