@@ -1,0 +1,488 @@
+"""The transport: the only module that imports ``requests``.
+
+Everything about the wire below the payload lives here: the pooled session, auth and
+headers, phased timeouts, the retry policy that never bills twice, translation of every
+``requests``/``urllib3``/socket error into the SDK's error tree, and logging without secrets.
+Callers get a :class:`HTTPResponse`, which reads a streamed body chunk by chunk as the
+bytes arrive (never line-buffered, see design.md rule 2) and can be aborted from any thread.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import platform
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable, Optional
+
+import requests
+import requests.auth
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from . import _constants as C
+from ._config import ClientConfig
+from ._error_body import decode_body, request_id, status_error
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+)
+from ._version import __version__
+
+__all__ = ["HTTPResponse", "HTTPTransport", "retry_delay"]
+
+logger = logging.getLogger(C.LOGGER_NAME)
+
+USER_AGENT = (
+    f"deepinfra-sdk/{__version__} python/{platform.python_version_tuple()[0]}."
+    f"{platform.python_version_tuple()[1]} requests/{requests.__version__}"
+)
+
+# Statuses a POST may be retried on: the server refused the work before doing it.
+_POST_RETRY_STATUSES = frozenset({429, 503})
+# GETs are idempotent, so gateway failures may be retried too.
+_GET_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# With an explicit Retry-After, the server asks for a retry; honour it on these.
+_RETRY_AFTER_STATUSES = frozenset({408, 423, 425, 429, 500, 502, 503, 504})
+
+
+def _parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def retry_delay(attempt: int, retry_after: Optional[float]) -> Optional[float]:
+    """How long to sleep before retry number ``attempt`` (0-based); None: do not retry.
+
+    A server's Retry-After wins when present, unless it exceeds the cap, in which case the
+    caller is better served by the error now than by a silent wait.
+    """
+    if retry_after is not None:
+        return None if retry_after > C.RETRY_AFTER_CAP else retry_after
+    ceiling = min(C.RETRY_MAX_DELAY, C.RETRY_INITIAL_DELAY * (2**attempt))
+    # Full jitter spreads the retries of many clients hit by the same outage.
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _is_connect_phase(exc: BaseException) -> bool:
+    """True when the request provably never reached the server (safe to retry a POST)."""
+    seen: set[int] = set()
+    cur: Optional[BaseException] = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(
+            cur,
+            (
+                urllib3.exceptions.NewConnectionError,
+                urllib3.exceptions.NameResolutionError,
+                urllib3.exceptions.ConnectTimeoutError,
+                requests.exceptions.ConnectTimeout,
+                ConnectionRefusedError,
+                socket.gaierror,
+            ),
+        ):
+            return True
+        if isinstance(cur, urllib3.exceptions.MaxRetryError):
+            cur = cur.reason
+            continue
+        nxt = cur.__cause__ or cur.__context__
+        if nxt is None and cur.args and isinstance(cur.args[0], BaseException):
+            nxt = cur.args[0]
+        cur = nxt
+    return False
+
+
+_TIMEOUTS = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)
+
+
+def _describe(exc: BaseException) -> str:
+    # requests' messages repeat the pool object and URL; the innermost reason is what helps.
+    if _is_connect_phase(exc):
+        reason = "could not connect"
+    elif isinstance(exc, _TIMEOUTS):
+        reason = "timed out waiting for data (the read timeout)"
+    else:
+        reason = "the connection failed"
+    inner: BaseException = exc
+    while isinstance(inner.args[0] if inner.args else None, BaseException):
+        inner = inner.args[0]
+    if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
+        inner = inner.reason
+    return f"{reason}: {type(inner).__name__}: {str(inner)[:300]}"
+
+
+def _translate(exc: BaseException, what: str) -> APIConnectionError:
+    """The SDK error for a transport exception (the caller raises it ``from`` exc)."""
+    if isinstance(
+        exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)
+    ):
+        return APITimeoutError(f"{what}: {_describe(exc)}")
+    return APIConnectionError(f"{what}: {_describe(exc)}")
+
+
+class HTTPResponse:
+    """A response whose body is read on demand, with timeouts and abort from any thread."""
+
+    __slots__ = (
+        "_aborted",
+        "_deadline",
+        "_raw",
+        "_read_timeout",
+        "_resp",
+        "headers",
+        "method",
+        "path",
+        "request_id",
+        "status_code",
+    )
+
+    def __init__(
+        self,
+        resp: requests.Response,
+        *,
+        method: str,
+        path: str,
+        read_timeout: float,
+        deadline: Optional[float],
+    ) -> None:
+        self._resp = resp
+        self._raw = resp.raw
+        self.status_code: int = resp.status_code
+        self.headers: Mapping[str, str] = resp.headers
+        self.method = method
+        self.path = path
+        self.request_id: Optional[str] = request_id(resp.headers, None)
+        self._read_timeout = read_timeout
+        self._deadline = deadline
+        self._aborted = False
+
+    @property
+    def response(self) -> requests.Response:
+        """The underlying ``requests.Response`` (for headers and advanced use)."""
+        return self._resp
+
+    def read(self) -> bytes:
+        """The whole body (reading whatever is left), then release the connection."""
+        try:
+            return b"".join(self.iter_bytes())
+        finally:
+            self.close()
+
+    def json(self) -> Any:
+        """The body decoded as JSON; a body that is not JSON is a validation error."""
+        raw = self.read()
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"{self.method} {self.path}: the response is not valid JSON "
+                f"({decode_body(raw)!r:.200})",
+                status_code=self.status_code,
+                body=decode_body(raw),
+                request_id=self.request_id,
+                response=self._resp,
+            ) from exc
+
+    def _socket(self) -> Optional[socket.socket]:
+        conn = getattr(self._raw, "connection", None) or getattr(self._raw, "_connection", None)
+        return getattr(conn, "sock", None)
+
+    def iter_bytes(self, size: int = C.STREAM_READ_SIZE) -> Iterator[bytes]:
+        """Yield body bytes as soon as the socket delivers them, whatever the framing.
+
+        ``read1`` returns what one read produced (a chunk of a chunked body, or what the
+        socket had) instead of waiting to fill a buffer, so events are never held back.
+        The read timeout bounds each gap; the total deadline bounds the whole body.
+        """
+        raw = self._raw
+        read1 = raw.read1
+        deadline = self._deadline
+        sock = self._socket() if deadline is not None else None
+        try:
+            while True:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise self._deadline_error()
+                    if sock is not None:
+                        sock.settimeout(min(self._read_timeout, remaining))
+                data = read1(size)
+                if not data:
+                    return
+                yield data
+        except APIError:
+            raise
+        except (
+            requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError,
+            OSError,
+            ValueError,
+            AttributeError,
+        ) as exc:
+            if self._aborted:
+                raise APIConnectionError(
+                    f"{self.method} {self.path}: the stream was closed while reading"
+                ) from exc
+            if isinstance(exc, (ValueError, AttributeError)) and not isinstance(
+                exc, urllib3.exceptions.HTTPError
+            ):
+                # urllib3 raises these when the connection was torn down under it.
+                raise APIConnectionError(
+                    f"{self.method} {self.path}: the connection closed while reading"
+                ) from exc
+            if deadline is not None and time.monotonic() >= deadline - 0.01:
+                # The last read was cut short by the deadline, not by a silent server.
+                raise self._deadline_error() from exc
+            err = _translate(exc, f"{self.method} {self.path}: reading the response")
+            err.status_code = self.status_code
+            err.request_id = self.request_id
+            raise err from exc
+
+    def _deadline_error(self) -> APITimeoutError:
+        return APITimeoutError(
+            f"{self.method} {self.path}: the total timeout ran out while the body was "
+            "still arriving",
+            status_code=self.status_code,
+            request_id=self.request_id,
+        )
+
+    def close(self) -> None:
+        """Release the connection: back to the pool if the body was read, else closed."""
+        try:
+            self._resp.close()
+        except Exception:
+            logger.debug("closing %s %s raised", self.method, self.path, exc_info=True)
+
+    def abort(self) -> None:
+        """Stop a read blocked in another thread and close the connection (not pooled).
+
+        Closing a socket from another thread does not wake a blocked ``recv``;
+        shutting it down does. Safe to call more than once and after the end.
+        """
+        self._aborted = True
+        raw = self._raw
+        try:
+            if getattr(raw, "_sock_shutdown", None) is not None and raw._connection is not None:
+                raw.shutdown()
+            else:
+                sock = self._socket()
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError, RuntimeError, AttributeError):
+            pass
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Adds the bearer token at send time; its repr never shows the key."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, key: str) -> None:
+        self._value = f"Bearer {key}"
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = self._value
+        return r
+
+    def __repr__(self) -> str:
+        return "<BearerAuth [redacted]>"
+
+
+class HTTPTransport:
+    """Sends requests for one client: pooled, authenticated, retried per the policy."""
+
+    def __init__(self, config: ClientConfig, session: Optional[requests.Session] = None) -> None:
+        self._config = config
+        self._own_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(
+                pool_connections=4, pool_maxsize=config.pool_maxsize, max_retries=0
+            )
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._session = session
+        self._proxies = {"http": config.proxy, "https": config.proxy} if config.proxy else None
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+        }
+        headers.update(config.default_headers)
+        self._headers = headers
+        # An auth object (not a header) also keeps requests from swapping in ~/.netrc.
+        self._bearer = _BearerAuth(config.api_key) if config.api_key else None
+        self._sleep: Callable[[float], None] = time.sleep
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> requests.Session:
+        """The ``requests.Session`` in use."""
+        return self._session
+
+    def close(self) -> None:
+        """Close the pooled connections, if the session is ours."""
+        if self._own_session:
+            self._session.close()
+
+    def _auth(self, needs_auth: bool, path: str) -> Optional[_BearerAuth]:
+        if self._bearer is not None:
+            return self._bearer
+        if needs_auth and not self._config.is_loopback:
+            raise AuthenticationError(
+                f"{path} needs an API key: pass api_key=... or set the DEEPINFRA_API_KEY "
+                "environment variable (get a key at https://deepinfra.com/dash/api_keys)"
+            )
+        return None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        needs_auth: bool = True,
+        stream: bool = False,
+        accept: Optional[str] = None,
+    ) -> HTTPResponse:
+        """Send one request (retrying only where wire.md allows) and return its response.
+
+        Raises the typed error for any 4xx/5xx status, connection failure or timeout. For
+        ``stream=True`` the body is left unread: iterate ``iter_bytes()`` and ``close()``.
+        """
+        config = self._config
+        headers = dict(self._headers)
+        auth = self._auth(needs_auth, path)
+        data: Optional[bytes] = None
+        if json_body is not None:
+            data = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        if accept:
+            headers["Accept"] = accept
+        url = config.base_url + path
+        timeout = config.timeout
+        is_get = method == "GET"
+        first_byte = min(timeout.read, timeout.total) if timeout.total else timeout.read
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            deadline = started + timeout.total if timeout.total is not None else None
+            retry_after: Optional[float] = None
+            try:
+                resp = self._session.request(
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    auth=auth,
+                    timeout=(timeout.connect, first_byte),
+                    stream=True,
+                    allow_redirects=is_get,
+                    proxies=self._proxies,
+                )
+            except requests.exceptions.InvalidHeader as exc:
+                # requests quotes the offending header value, which may be the key.
+                raise APIConnectionError(
+                    f"{method} {path}: a header value is invalid (check default_headers)"
+                ) from (None if "Bearer" in str(exc) else exc)
+            except (requests.exceptions.RequestException, OSError) as exc:
+                error: APIError = _translate(exc, f"{method} {path}")
+                # A POST that may have reached the server could already be billed.
+                retryable = _is_connect_phase(exc) or (
+                    is_get and not isinstance(exc, requests.exceptions.InvalidURL)
+                )
+                self._log_failure(method, path, started, error)
+                cause: BaseException = exc
+            else:
+                status = resp.status_code
+                self._log_status(method, path, status, started)
+                if status < 400:
+                    return HTTPResponse(
+                        resp,
+                        method=method,
+                        path=path,
+                        read_timeout=timeout.read,
+                        deadline=deadline,
+                    )
+                error, retry_after = self._status_error(resp, method, path)
+                cause = error
+                retryable = status in (_GET_RETRY_STATUSES if is_get else _POST_RETRY_STATUSES) or (
+                    retry_after is not None and status in _RETRY_AFTER_STATUSES
+                )
+            if not retryable or attempt >= config.max_retries:
+                if cause is error:
+                    raise error
+                raise error from cause
+            delay = retry_delay(attempt, retry_after)
+            if delay is None:
+                logger.info(
+                    "%s %s: not retrying, Retry-After %.0fs exceeds the %.0fs cap",
+                    method,
+                    path,
+                    retry_after or 0.0,
+                    C.RETRY_AFTER_CAP,
+                )
+                raise error
+            attempt += 1
+            logger.info(
+                "%s %s: retry %d/%d in %.2fs after %s",
+                method,
+                path,
+                attempt,
+                config.max_retries,
+                delay,
+                type(error).__name__,
+            )
+            self._sleep(delay)
+
+    def _status_error(
+        self, resp: requests.Response, method: str, path: str
+    ) -> tuple[APIStatusError, Optional[float]]:
+        try:
+            raw = resp.content
+        except (requests.exceptions.RequestException, OSError):
+            raw = b""
+        finally:
+            resp.close()
+        error = status_error(
+            resp.status_code, resp.headers, raw, response=resp, method=method, path=path
+        )
+        return error, _parse_retry_after(resp.headers.get("Retry-After"), time.time())
+
+    @staticmethod
+    def _log_status(method: str, path: str, status: int, started: float) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (%.1f ms)", method, path, status, (time.monotonic() - started) * 1e3
+            )
+
+    @staticmethod
+    def _log_failure(method: str, path: str, started: float, error: APIError) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s failed after %.1f ms: %s",
+                method,
+                path,
+                (time.monotonic() - started) * 1e3,
+                error.message,
+            )

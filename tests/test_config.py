@@ -1,0 +1,120 @@
+"""Configuration: argument, then environment, then defaults; validation of each value."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from deepinfra_sdk import ClientConfig, Timeout
+from deepinfra_sdk._config import coerce_timeout, is_loopback_url
+
+from .conftest import TEST_KEY
+
+
+def test_defaults() -> None:
+    config = ClientConfig.resolve()
+    assert config.api_key is None
+    assert config.base_url == "https://api.deepinfra.com"
+    assert config.timeout == Timeout()
+    assert config.timeout.connect > 0 and config.timeout.read > 0  # finite defaults
+    assert config.max_retries == 2
+
+
+@pytest.mark.parametrize("name", ["DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN", "DEEPINFRA_API_TOKEN"])
+def test_each_key_variable_is_read(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, TEST_KEY)
+    assert ClientConfig.resolve().api_key == TEST_KEY
+
+
+def test_key_variables_are_consulted_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPINFRA_API_TOKEN", "third")
+    monkeypatch.setenv("DEEPINFRA_TOKEN", "second")
+    assert ClientConfig.resolve().api_key == "second"
+    monkeypatch.setenv("DEEPINFRA_API_KEY", "first")
+    assert ClientConfig.resolve().api_key == "first"
+    assert ClientConfig.resolve(api_key="arg").api_key == "arg"
+
+
+def test_env_key_is_stripped_and_blank_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPINFRA_API_KEY", "  \n")
+    monkeypatch.setenv("DEEPINFRA_TOKEN", f"{TEST_KEY}\n")
+    assert ClientConfig.resolve().api_key == TEST_KEY
+
+
+def test_base_url_from_env_and_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPINFRA_BASE_URL", "http://127.0.0.1:8000/")
+    assert ClientConfig.resolve().base_url == "http://127.0.0.1:8000"
+    assert (
+        ClientConfig.resolve(base_url="https://proxy.example/di").base_url
+        == "https://proxy.example/di"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["api.deepinfra.com", "ftp://x", "https://x/?a=1", "https://x/#f", ""]
+)
+def test_bad_base_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        ClientConfig.resolve(base_url=url)
+
+
+def test_key_with_newline_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValueError) as info:
+        ClientConfig.resolve(api_key=f"{TEST_KEY}\r\nX-Evil: 1")
+    assert TEST_KEY not in str(info.value)
+    assert "whitespace" in str(info.value)
+
+
+def test_header_injection_is_refused() -> None:
+    with pytest.raises(ValueError, match="CR, LF"):
+        ClientConfig.resolve(default_headers={"X-A": "1\r\nX-B: 2"})
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_bad_max_retries(bad: object) -> None:
+    with pytest.raises(ValueError, match="max_retries"):
+        ClientConfig.resolve(max_retries=bad)  # type: ignore[arg-type]
+
+
+def test_timeouts() -> None:
+    assert coerce_timeout(5) == Timeout(connect=5, read=5)
+    assert coerce_timeout((1, 2)) == Timeout(connect=1, read=2)
+    t = Timeout(connect=1, read=2, total=30)
+    assert coerce_timeout(t) is t
+    with pytest.raises(ValueError, match="positive"):
+        Timeout(read=0)
+    with pytest.raises(TypeError, match="timeout must be"):
+        coerce_timeout("5")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="connect, read"):
+        coerce_timeout((1, 2, 3))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8000", True),
+        ("http://127.8.9.1", True),
+        ("http://localhost:1", True),
+        ("http://[::1]:80", True),
+        ("https://api.deepinfra.com", False),
+        ("http://10.0.0.1", False),
+    ],
+)
+def test_loopback_detection(url: str, expected: bool) -> None:
+    assert is_loopback_url(url) is expected
+
+
+def test_repr_hides_the_key() -> None:
+    config = ClientConfig.resolve(api_key=TEST_KEY)
+    assert TEST_KEY not in repr(config)
+    assert TEST_KEY not in str(config)
+
+
+def test_plain_http_to_a_remote_host_warns_once() -> None:
+    with pytest.warns(UserWarning, match="unencrypted"):
+        ClientConfig.resolve(api_key=TEST_KEY, base_url="http://insecure.example")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ClientConfig.resolve(api_key=TEST_KEY, base_url="http://insecure.example")
+        ClientConfig.resolve(api_key=TEST_KEY, base_url="http://127.0.0.1:1")

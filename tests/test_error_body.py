@@ -1,0 +1,110 @@
+"""Reading messages, types and request ids out of DeepInfra's error bodies."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from deepinfra_sdk import APIStatusError, RateLimitError
+from deepinfra_sdk._error_body import (
+    decode_body,
+    error_message,
+    error_type,
+    is_error_frame,
+    request_id,
+    status_error,
+    stream_error,
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"error": "Unauthorised"}, "Unauthorised"),
+        (
+            {"error": {"message": "Not authenticated", "type": "invalid_request_error"}},
+            "Not authenticated",
+        ),
+        ({"detail": "Not Found"}, "Not Found"),
+        ({"detail": {"error": "Model is busy"}}, "Model is busy"),
+        (
+            {"detail": [{"loc": ["body", "prompt"], "msg": "field required", "type": "x"}]},
+            "body.prompt: field required",
+        ),
+        (
+            {"detail": [{"loc": ["body", "a"], "msg": "m1"}, {"loc": ["query", "b"], "msg": "m2"}]},
+            "body.a: m1; query.b: m2",
+        ),
+        (
+            {
+                "error_type": "validation_error",
+                "error_message": json.dumps({"error": {"message": "too long"}}),
+            },
+            "too long",
+        ),
+        ({"error_type": "x", "error_message": "plain words"}, "plain words"),
+        ("just text", "just text"),
+        ({"unrelated": 1}, None),
+        (None, None),
+        ([1, 2], None),
+    ],
+)
+def test_error_message_shapes(body: object, message: object) -> None:
+    assert error_message(body) == message
+
+
+def test_error_type() -> None:
+    assert error_type({"error_type": "validation_error"}) == "validation_error"
+    assert error_type({"error": {"type": "server_error"}}) == "server_error"
+    assert error_type({"error": "x"}) is None
+
+
+def test_decode_body() -> None:
+    assert decode_body(b"") is None
+    assert decode_body(b'{"a": 1}') == {"a": 1}
+    assert decode_body(b"  oops \n") == "oops"
+    assert len(decode_body(b"x" * 10_000)) == 500
+    assert decode_body(b"\xff\xfe bad") == "\ufffd\ufffd bad"
+
+
+def test_request_id_sources() -> None:
+    assert request_id({"x-request-id": "h"}, {"request_id": "b"}) == "h"
+    assert request_id({}, {"request_id": "b"}) == "b"
+    assert request_id({}, "text") is None
+
+
+def test_status_error_builds_the_class() -> None:
+    err = status_error(429, {"x-request-id": "r"}, b'{"error": "slow"}', method="POST", path="/p")
+    assert isinstance(err, RateLimitError)
+    assert (err.status_code, err.request_id, err.message) == (429, "r", "slow")
+    assert str(err) == "slow (HTTP 429) [request id r]"
+    fallback = status_error(418, {}, b"", method="GET", path="/tea")
+    assert type(fallback) is APIStatusError
+    assert fallback.message == "GET /tea failed"
+
+
+def test_errors_pickle_without_the_response() -> None:
+    err = status_error(429, {}, b'{"error": "slow"}', response=object())
+    err.partial_text = "so far"
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is RateLimitError
+    assert (back.message, back.status_code, back.partial_text) == ("slow", 429, "so far")
+    assert back.response is None
+
+
+def test_stream_error_frames() -> None:
+    assert is_error_frame({"error": {"message": "x"}})
+    assert is_error_frame({"error_type": "t", "error_message": "m"})
+    assert not is_error_frame({"choices": [], "error": None})
+    assert not is_error_frame([1])
+    err = stream_error(
+        {"error_type": "validation_error", "error_message": "bad"}, partial_text="ab", rid="r"
+    )
+    assert (err.message, err.error_type, err.partial_text, err.request_id) == (
+        "bad",
+        "validation_error",
+        "ab",
+        "r",
+    )

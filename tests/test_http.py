@@ -1,0 +1,405 @@
+"""The transport: retries that never bill twice, error translation, headers, logging."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+
+import pytest
+import requests
+import responses
+import urllib3
+from responses.registries import OrderedRegistry
+
+from deepinfra_sdk import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    DeepInfraClient,
+    InternalServerError,
+    LockedError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from deepinfra_sdk._http import USER_AGENT, _parse_retry_after, retry_delay
+
+from .conftest import REMOTE, TEST_KEY
+
+CHAT = REMOTE + "/v1/openai/chat/completions"
+FEATURED = REMOTE + "/models/featured"
+MSGS = [{"role": "user", "content": "hi"}]
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1694623155,
+    "model": "m/x",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": " Hi"}, "finish_reason": "stop"}
+    ],
+    "usage": {
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "total_tokens": 2,
+        "estimated_cost": 1e-6,
+    },
+}
+
+
+def refused() -> requests.exceptions.ConnectionError:
+    return requests.exceptions.ConnectionError(
+        urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    )
+
+
+def reset_after_send() -> requests.exceptions.ConnectionError:
+    return requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    )
+
+
+def chat(client: DeepInfraClient) -> object:
+    return client.chat.completions.create(model="m/x", messages=MSGS)
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_post_429_is_retried_then_succeeds(client: DeepInfraClient, sleeps: list[float]) -> None:
+    responses.post(CHAT, status=429, json={"error": {"message": "Model busy, retry later"}})
+    responses.post(CHAT, json=COMPLETION)
+    assert chat(client).text == " Hi"  # type: ignore[attr-defined]
+    assert len(responses.calls) == 2
+    assert len(sleeps) == 1
+    assert 0.25 <= sleeps[0] <= 0.5
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_retry_after_seconds_is_honoured(client: DeepInfraClient, sleeps: list[float]) -> None:
+    responses.post(CHAT, status=503, headers={"Retry-After": "3"}, body="no capacity")
+    responses.post(CHAT, json=COMPLETION)
+    chat(client)
+    assert sleeps == [3.0]
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_retry_after_http_date_is_honoured(client: DeepInfraClient, sleeps: list[float]) -> None:
+    when = email.utils.formatdate(time.time() + 5, usegmt=True)
+    responses.post(CHAT, status=429, headers={"Retry-After": when})
+    responses.post(CHAT, json=COMPLETION)
+    chat(client)
+    assert 3.0 <= sleeps[0] <= 5.5
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_retry_after_beyond_the_cap_raises_at_once(
+    client: DeepInfraClient, sleeps: list[float]
+) -> None:
+    responses.post(CHAT, status=429, headers={"Retry-After": "3600"}, json={"error": "slow down"})
+    with pytest.raises(RateLimitError) as info:
+        chat(client)
+    assert len(responses.calls) == 1
+    assert sleeps == []
+    assert info.value.message == "slow down"
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+@responses.activate(registry=OrderedRegistry)
+def test_post_is_not_retried_after_it_may_have_billed(
+    client: DeepInfraClient, sleeps: list[float], status: int
+) -> None:
+    responses.post(CHAT, status=status, body="upstream failed")
+    with pytest.raises(InternalServerError):
+        chat(client)
+    assert len(responses.calls) == 1
+    assert sleeps == []
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_post_500_with_retry_after_is_retried(client: DeepInfraClient, sleeps: list[float]) -> None:
+    responses.post(CHAT, status=500, headers={"Retry-After": "1"})
+    responses.post(CHAT, json=COMPLETION)
+    chat(client)
+    assert len(responses.calls) == 2
+    assert sleeps == [1.0]
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+@responses.activate(registry=OrderedRegistry)
+def test_get_retries_gateway_errors_up_to_max_retries(
+    client: DeepInfraClient, sleeps: list[float], status: int
+) -> None:
+    for _ in range(3):
+        responses.get(FEATURED, status=status)
+    with pytest.raises(InternalServerError) as info:
+        client.models.list()
+    assert info.value.status_code == status
+    assert len(responses.calls) == 3  # 1 + max_retries (2)
+    assert len(sleeps) == 2
+    assert sleeps[1] > sleeps[0] * 0.9  # exponential: second ceiling doubles
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_connect_phase_failure_retries_a_post(client: DeepInfraClient, sleeps: list[float]) -> None:
+    responses.post(CHAT, body=refused())
+    responses.post(CHAT, json=COMPLETION)
+    chat(client)
+    assert len(responses.calls) == 2
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_reset_after_send_never_retries_a_post(
+    client: DeepInfraClient, sleeps: list[float]
+) -> None:
+    responses.post(CHAT, body=reset_after_send())
+    with pytest.raises(APIConnectionError) as info:
+        chat(client)
+    assert not isinstance(info.value, APITimeoutError)
+    assert len(responses.calls) == 1
+    assert isinstance(info.value.__cause__, requests.exceptions.ConnectionError)
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_reset_retries_a_get(client: DeepInfraClient, sleeps: list[float]) -> None:
+    responses.get(FEATURED, body=reset_after_send())
+    responses.get(FEATURED, json=[])
+    assert client.models.list() == []
+    assert len(responses.calls) == 2
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_read_timeout_is_a_timeout_error_and_not_retried_for_post(
+    client: DeepInfraClient, sleeps: list[float]
+) -> None:
+    responses.post(CHAT, body=requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(APITimeoutError):
+        chat(client)
+    assert len(responses.calls) == 1
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_connect_timeout_is_retried(client: DeepInfraClient, sleeps: list[float]) -> None:
+    responses.post(CHAT, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    responses.post(CHAT, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    responses.post(CHAT, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    with pytest.raises(APITimeoutError):
+        chat(client)
+    assert len(responses.calls) == 3
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_max_retries_zero_disables_retries(sleeps: list[float]) -> None:
+    c = DeepInfraClient(api_key=TEST_KEY, base_url=REMOTE, max_retries=0)
+    c._transport._sleep = sleeps.append
+    responses.post(CHAT, status=429)
+    with pytest.raises(RateLimitError):
+        chat(c)
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (402, PaymentRequiredError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (418, APIStatusError),
+        (422, UnprocessableEntityError),
+        (423, LockedError),
+        (429, RateLimitError),
+        (500, InternalServerError),
+        (599, InternalServerError),
+    ],
+)
+@responses.activate
+def test_status_maps_to_its_error_class(status: int, cls: type, sleeps: list[float]) -> None:
+    c = DeepInfraClient(api_key=TEST_KEY, base_url=REMOTE, max_retries=0)
+    responses.post(CHAT, status=status, json={"error": "nope"}, headers={"x-request-id": "rid-1"})
+    with pytest.raises(cls) as info:
+        chat(c)
+    err = info.value
+    assert type(err) is cls
+    assert err.status_code == status
+    assert err.request_id == "rid-1"
+    assert err.body == {"error": "nope"}
+    assert err.response is not None
+    assert "nope" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"error": "Unauthorised"}, "Unauthorised"),
+        (
+            {"error": {"message": "Not authenticated", "type": "invalid_request_error"}},
+            "Not authenticated",
+        ),
+        ({"detail": "Model is locked"}, "Model is locked"),
+        ({"detail": {"error": "No such model"}}, "No such model"),
+        (
+            {"detail": [{"loc": ["body", "messages"], "msg": "field required", "type": "missing"}]},
+            "body.messages: field required",
+        ),
+    ],
+)
+@responses.activate
+def test_every_error_body_shape_gives_its_message(
+    client: DeepInfraClient, body: dict[str, object], message: str
+) -> None:
+    responses.post(CHAT, status=400, json=body)
+    with pytest.raises(BadRequestError) as info:
+        chat(client)
+    assert info.value.message == message
+
+
+@responses.activate
+def test_text_error_body_and_request_id_from_body(client: DeepInfraClient) -> None:
+    responses.post(CHAT, status=400, body="<html>Bad gateway thing</html>")
+    with pytest.raises(BadRequestError) as info:
+        chat(client)
+    assert info.value.message == "<html>Bad gateway thing</html>"
+    responses.post(
+        REMOTE + "/v1/inference/a/b", status=400, json={"error": "x", "request_id": "r-9"}
+    )
+    with pytest.raises(BadRequestError) as info:
+        client.images.generate("p", model="a/b")
+    assert info.value.request_id == "r-9"
+
+
+@responses.activate
+def test_missing_key_fails_before_sending() -> None:
+    c = DeepInfraClient(base_url=REMOTE)
+    with pytest.raises(AuthenticationError) as info:
+        chat(c)
+    assert "DEEPINFRA_API_KEY" in str(info.value)
+    assert info.value.status_code is None
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_featured_models_need_no_key() -> None:
+    responses.get(FEATURED, json=[])
+    c = DeepInfraClient(base_url=REMOTE)
+    assert c.models.list() == []
+    assert "Authorization" not in responses.calls[0].request.headers
+
+
+@responses.activate
+def test_loopback_needs_no_key() -> None:
+    url = "http://127.0.0.1:9/v1/openai/chat/completions"
+    responses.post(url, json=COMPLETION)
+    c = DeepInfraClient(base_url="http://127.0.0.1:9")
+    chat(c)
+    assert "Authorization" not in responses.calls[0].request.headers
+
+
+@responses.activate
+def test_request_headers_and_body(client: DeepInfraClient) -> None:
+    responses.post(CHAT, json=COMPLETION)
+    client.chat.completions.create(model="m/x", messages=MSGS, temperature=None, top_k=5)
+    req = responses.calls[0].request
+    assert req.headers["Authorization"] == f"Bearer {TEST_KEY}"
+    assert req.headers["User-Agent"] == USER_AGENT
+    assert USER_AGENT.startswith("deepinfra-sdk/")
+    assert " python/3." in USER_AGENT
+    assert " requests/" in USER_AGENT
+    assert req.headers["Content-Type"] == "application/json"
+    body = json.loads(req.body)
+    assert body == {"model": "m/x", "messages": MSGS, "top_k": 5}  # no nulls sent
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_logging_names_method_path_status_and_retries_but_not_the_key(
+    client: DeepInfraClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    responses.post(CHAT, status=429)
+    responses.post(CHAT, json=COMPLETION)
+    with caplog.at_level(logging.DEBUG, logger="deepinfra_sdk"):
+        chat(client)
+    text = caplog.text
+    assert "POST /v1/openai/chat/completions -> 429" in text
+    assert "POST /v1/openai/chat/completions -> 200" in text
+    assert any(r.levelno == logging.INFO and "retry 1/2" in r.getMessage() for r in caplog.records)
+    assert TEST_KEY not in text
+    assert "Bearer" not in text
+
+
+@responses.activate
+def test_404_for_a_deprecated_model_names_its_replacement(client: DeepInfraClient) -> None:
+    responses.get(
+        FEATURED,
+        json=[
+            {
+                "model_name": "runwayml/stable-diffusion-v1-5",
+                "type": "text-to-image",
+                "reported_type": "text-to-image",
+                "pricing": {"type": "time", "cents_per_sec": 0.05},
+                "replaced_by": "stabilityai/sdxl-turbo",
+                "deprecated": 1727456682,
+            }
+        ],
+    )
+    responses.post(
+        REMOTE + "/v1/inference/runwayml/stable-diffusion-v1-5",
+        status=404,
+        json={"error": "Model not found"},
+    )
+    client.models.list()
+    with pytest.raises(NotFoundError) as info:
+        client.images.generate("a cat", model="runwayml/stable-diffusion-v1-5")
+    assert "stabilityai/sdxl-turbo" in str(info.value)
+    assert "deprecated" in str(info.value)
+
+
+@responses.activate
+def test_404_looks_the_model_up_when_no_list_is_cached(client: DeepInfraClient) -> None:
+    responses.post(
+        REMOTE + "/v1/inference/old/model", status=404, json={"error": "Model not found"}
+    )
+    responses.get(
+        REMOTE + "/models/old/model",
+        json={
+            "model_name": "old/model",
+            "type": "text-to-image",
+            "reported_type": "text-to-image",
+            "pricing": {"type": "time", "cents_per_sec": 0.05},
+            "replaced_by": "new/model",
+        },
+    )
+    with pytest.raises(NotFoundError, match="use 'new/model'"):
+        client.images.generate("a cat", model="old/model")
+
+
+@responses.activate
+def test_invalid_json_body_is_a_validation_error(client: DeepInfraClient) -> None:
+    from deepinfra_sdk import APIResponseValidationError
+
+    responses.post(CHAT, body="not json", status=200)
+    with pytest.raises(APIResponseValidationError):
+        chat(client)
+
+
+def test_retry_delay_policy() -> None:
+    for attempt in range(6):
+        delay = retry_delay(attempt, None)
+        assert delay is not None
+        ceiling = min(8.0, 0.5 * 2**attempt)
+        assert ceiling / 2 <= delay <= ceiling
+    assert retry_delay(0, 7.0) == 7.0
+    assert retry_delay(0, 61.0) is None
+
+
+def test_parse_retry_after() -> None:
+    now = time.time()
+    assert _parse_retry_after("2", now) == 2.0
+    assert _parse_retry_after("-5", now) == 0.0
+    assert _parse_retry_after("garbage", now) is None
+    assert _parse_retry_after(None, now) is None
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert 28 <= (_parse_retry_after(date, now) or 0) <= 31
