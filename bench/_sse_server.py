@@ -1,0 +1,149 @@
+"""A minimal loopback SSE server for benchmarks: pre-rendered bodies, sent as fast as possible.
+
+The emulator does real work per event; when the client's throughput is what is measured,
+the server must cost nothing, so bodies are rendered once and written with sendall.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing.connection
+import socket
+import threading
+from typing import Optional
+
+
+def render_stream(n_chunks: int, *, sep: bytes = b"\n") -> bytes:
+    """An SSE body of ``n_chunks`` small content chunks, a finish chunk with usage, [DONE]."""
+    frames = []
+    for i in range(n_chunks):
+        obj = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+            "choices": [
+                {"index": 0, "delta": {"content": f" tok{i % 100}"}, "finish_reason": None}
+            ],
+        }
+        frames.append(b"data: " + json.dumps(obj, separators=(",", ":")).encode() + sep + sep)
+    finish = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": 10,
+            "completion_tokens": n_chunks,
+            "total_tokens": n_chunks + 10,
+            "estimated_cost": 0.001,
+        },
+    }
+    frames.append(b"data: " + json.dumps(finish).encode() + sep + sep)
+    frames.append(b"data: [DONE]" + sep + sep)
+    return b"".join(frames)
+
+
+class BenchServer:
+    """Answers every request on loopback with one pre-rendered body (keep-alive, chunked)."""
+
+    def __init__(
+        self, body: bytes, *, framing: str = "chunked", content_type: str = "text/event-stream"
+    ) -> None:
+        self.body = body
+        self.framing = framing
+        self.content_type = content_type
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(512)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread: Optional[threading.Thread] = None
+        self._stopped = False
+
+    def _response(self) -> bytes:
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: {self.content_type}\r\n"
+        if self.framing == "chunked":
+            # One chunk per 64 KiB, as a real server flushing fast would produce.
+            parts = []
+            for i in range(0, len(self.body), 65536):
+                piece = self.body[i : i + 65536]
+                parts.append(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            return (
+                (head + "Transfer-Encoding: chunked\r\n\r\n").encode()
+                + b"".join(parts)
+                + b"0\r\n\r\n"
+            )
+        return (head + f"Content-Length: {len(self.body)}\r\n\r\n").encode() + self.body
+
+    def _serve_conn(self, conn: socket.socket, payload: bytes) -> None:
+        with conn:
+            buf = b""
+            while not self._stopped:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, rest = buf.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                while len(rest) < length:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    rest += data
+                buf = rest[length:]
+                conn.sendall(payload)
+
+    def _accept_loop(self) -> None:
+        payload = self._response()
+        while not self._stopped:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._serve_conn, args=(conn, payload), daemon=True).start()
+
+    def __enter__(self) -> BenchServer:
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped = True
+        self._sock.close()
+
+
+def _run_forever(
+    body: bytes, framing: str, port_pipe: multiprocessing.connection.Connection
+) -> None:
+    server = BenchServer(body, framing=framing)
+    port_pipe.send(server.port)
+    server._accept_loop()
+
+
+class ProcessBenchServer:
+    """The same server in a child process, so it never competes with the client for the GIL."""
+
+    def __init__(self, body: bytes, *, framing: str = "chunked") -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_run_forever, args=(body, framing, child), daemon=True)
+        self._proc.start()
+        self.port = parent.recv()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ProcessBenchServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        self._proc.join(5)

@@ -1,0 +1,89 @@
+"""deepinfra_sdk: a fast, typed Python client for the DeepInfra inference API.
+
+    from deepinfra_sdk import DeepInfraClient
+
+    with DeepInfraClient() as client:            # key from DEEPINFRA_API_KEY
+        with client.chat.completions.create(
+            model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
+            messages=[{"role": "user", "content": "Hello"}],
+            stream=True,
+        ) as stream:
+            for text in stream.iter_text():
+                print(text, end="")
+
+Importing the package loads neither ``requests`` nor ``anyio`` nor ``dataclasses_json``:
+each is imported when first needed.
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+
+from . import types
+from ._config import ClientConfig, Timeout
+from ._constants import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APIStreamError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    DeepInfraError,
+    InternalServerError,
+    LockedError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from ._streaming import ChatStream
+from ._version import __version__
+from .client import DeepInfraClient
+from .types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    EmbeddingResponse,
+    ImageResponse,
+    Model,
+    Usage,
+)
+
+# A library never configures logging for the application; it only stays quiet by default.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+__all__ = [
+    "DEFAULT_IMAGE_MODEL",
+    "DEFAULT_MODEL",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APIStreamError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatStream",
+    "ClientConfig",
+    "DeepInfraClient",
+    "DeepInfraError",
+    "EmbeddingResponse",
+    "ImageResponse",
+    "InternalServerError",
+    "LockedError",
+    "Model",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "Timeout",
+    "UnprocessableEntityError",
+    "Usage",
+    "__version__",
+    "types",
+]

@@ -1,0 +1,192 @@
+"""DeepInfraClient: the synchronous, blocking client."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Optional
+
+from . import _constants as C
+from ._config import ClientConfig, Timeout, TimeoutTypes
+from ._exceptions import NotFoundError
+from .resources import Chat, Embeddings, Images, Models
+
+if TYPE_CHECKING:
+    import requests
+
+    from ._http import HTTPResponse, HTTPTransport
+
+__all__ = ["DeepInfraClient"]
+
+
+class DeepInfraClient:
+    """A synchronous client for DeepInfra's API, safe to share between threads.
+
+    Configuration comes from the arguments, then the environment (``DEEPINFRA_API_KEY``,
+    ``DEEPINFRA_TOKEN``, ``DEEPINFRA_API_TOKEN``; ``DEEPINFRA_BASE_URL``), then defaults.
+
+    Args:
+        api_key: the DeepInfra API key. Calls that need one fail before sending without
+            it, except against a loopback base URL (a local emulator or proxy).
+        base_url: the API root, ``https://api.deepinfra.com`` by default.
+        timeout: seconds for connect and read, a ``(connect, read)`` pair, or a
+            :class:`Timeout` with an optional total deadline for streams.
+        max_retries: retries for requests that provably did not bill (see the docs).
+        default_headers: extra headers sent with every request.
+        session: a ``requests.Session`` to use instead of the client's own.
+        pool_maxsize: connections kept per host (concurrent streams need one each).
+        proxy: a proxy URL for http and https.
+
+    Use it as a context manager, or call :meth:`close`, to release pooled connections.
+    The client pickles as its configuration and rebuilds its connections lazily, also
+    after ``os.fork()``.
+    """
+
+    models: Models
+    chat: Chat
+    images: Images
+    embeddings: Embeddings
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int = C.DEFAULT_MAX_RETRIES,
+        default_headers: Optional[Mapping[str, str]] = None,
+        session: Optional[requests.Session] = None,
+        pool_maxsize: int = C.DEFAULT_POOL_MAXSIZE,
+        proxy: Optional[str] = None,
+    ) -> None:
+        config = ClientConfig.resolve(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            pool_maxsize=pool_maxsize,
+            proxy=proxy,
+        )
+        self._setup(config, session)
+
+    def _setup(self, config: ClientConfig, session: Optional[requests.Session]) -> None:
+        self._config = config
+        self._session = session
+        self._transport_obj: Optional[HTTPTransport] = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.models = Models(self)
+        self.chat = Chat(self)
+        self.images = Images(self)
+        self.embeddings = Embeddings(self)
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API root in use."""
+        return self._config.base_url
+
+    @property
+    def timeout(self) -> Timeout:
+        """The timeouts in use."""
+        return self._config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a retryable failure is retried."""
+        return self._config.max_retries
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key is configured (the key itself is never exposed)."""
+        return bool(self._config.api_key)
+
+    @property
+    def config(self) -> ClientConfig:
+        """The resolved configuration (its repr hides the key)."""
+        return self._config
+
+    # -- transport -------------------------------------------------------------------------
+
+    @property
+    def _transport(self) -> HTTPTransport:
+        transport = self._transport_obj
+        if transport is not None and self._pid == os.getpid():
+            return transport
+        with self._lock:
+            if self._pid != os.getpid():
+                # After fork the parent's pooled sockets are shared: never touch them.
+                self._transport_obj = None
+                self._pid = os.getpid()
+                self._session = None
+            if self._transport_obj is None:
+                if self._closed:
+                    raise RuntimeError("this DeepInfraClient is closed; create a new one")
+                # Imported here so that `import deepinfra_sdk` does not load requests.
+                from ._http import HTTPTransport
+
+                self._transport_obj = HTTPTransport(self._config, self._session)
+            return self._transport_obj
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        model: Optional[str] = None,
+        stream: bool = False,
+    ) -> HTTPResponse:
+        """Send a request; a 404 naming a deprecated model names its replacement."""
+        try:
+            return self._transport.request(
+                method,
+                path,
+                json_body=payload,
+                stream=stream,
+                accept="text/event-stream" if stream else None,
+            )
+        except NotFoundError as err:
+            if model:
+                replacement = self.models.replacement_for(model)
+                if replacement:
+                    err.message = (
+                        f"{err.message} (model {model!r} is deprecated: use {replacement!r})"
+                    )
+                    err.args = (err.message,)
+            raise
+
+    def close(self) -> None:
+        """Release pooled connections. The client cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            if self._transport_obj is not None and self._pid == os.getpid():
+                self._transport_obj.close()
+            self._transport_obj = None
+
+    def __enter__(self) -> DeepInfraClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        key = "set" if self._config.api_key else "none"
+        return f"<DeepInfraClient base_url={self._config.base_url!r} api_key={key}>"
+
+    # Pickling carries the configuration only; connections are rebuilt where it lands.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self._config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._setup(state["config"], None)

@@ -1,0 +1,143 @@
+"""``client.chat.completions``: chat completions, whole or streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
+
+from .. import _constants as C
+from .._exceptions import APIResponseValidationError
+from .._streaming import ChatStream
+from .._validation import check_messages, without_none
+from ..types import ChatCompletion
+from ._base import Resource
+
+if TYPE_CHECKING:
+    from ..client import DeepInfraClient
+
+__all__ = ["Chat", "Completions"]
+
+_PATH = C.OPENAI_PREFIX + "/chat/completions"
+
+
+class Completions(Resource):
+    """``POST /v1/openai/chat/completions``."""
+
+    __slots__ = ()
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[False] = False,
+        temperature: Optional[float] = None,
+        top_p: Optional[float] = None,
+        max_tokens: Optional[int] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        n: Optional[int] = None,
+        seed: Optional[int] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        tool_choice: Union[str, Mapping[str, Any], None] = None,
+        response_format: Optional[Mapping[str, Any]] = None,
+        reasoning_effort: Optional[str] = None,
+        top_k: Optional[int] = None,
+        min_p: Optional[float] = None,
+        repetition_penalty: Optional[float] = None,
+        presence_penalty: Optional[float] = None,
+        frequency_penalty: Optional[float] = None,
+        user: Optional[str] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        **params: Any,
+    ) -> ChatCompletion: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[True],
+        temperature: Optional[float] = None,
+        top_p: Optional[float] = None,
+        max_tokens: Optional[int] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        n: Optional[int] = None,
+        seed: Optional[int] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        tool_choice: Union[str, Mapping[str, Any], None] = None,
+        response_format: Optional[Mapping[str, Any]] = None,
+        reasoning_effort: Optional[str] = None,
+        top_k: Optional[int] = None,
+        min_p: Optional[float] = None,
+        repetition_penalty: Optional[float] = None,
+        presence_penalty: Optional[float] = None,
+        frequency_penalty: Optional[float] = None,
+        user: Optional[str] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        **params: Any,
+    ) -> ChatStream: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: bool,
+        **params: Any,
+    ) -> Union[ChatCompletion, ChatStream]: ...
+
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: bool = False,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        **params: Any,
+    ) -> Union[ChatCompletion, ChatStream]:
+        """Run a chat completion.
+
+        Args:
+            model: the model name, e.g. ``"meta-llama/Llama-3.3-70B-Instruct-Turbo"``.
+            messages: ``[{"role": "user", "content": "Hi"}, ...]``.
+            stream: ``True`` returns a :class:`ChatStream` of chunks as they are generated.
+            extra_body: fields merged into the JSON body as they are (for new API options).
+            **params: OpenAI and DeepInfra options (``temperature``, ``top_p``,
+                ``max_tokens``, ``stop``, ``n``, ``seed``, ``tools``, ``tool_choice``,
+                ``response_format``, ``reasoning_effort``, ``top_k``, ``min_p``,
+                ``repetition_penalty``, ...). Options left ``None`` are not sent.
+
+        Returns:
+            A ``ChatCompletion``, or a ``ChatStream`` when ``stream=True``; use the stream
+            as a context manager so its connection is released.
+        """
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError(
+                "model is required, e.g. model='meta-llama/Llama-3.3-70B-Instruct-Turbo'"
+            )
+        payload: dict[str, Any] = {"model": model, "messages": check_messages(messages)}
+        payload.update(without_none(params))
+        if extra_body:
+            payload.update(extra_body)
+        client = self._client
+        if stream:
+            payload["stream"] = True
+            response = client._send("POST", _PATH, payload, model=model, stream=True)
+            return ChatStream(response, model=model)
+        data = client._send("POST", _PATH, payload, model=model).json()
+        if not isinstance(data, dict) or "choices" not in data:
+            raise APIResponseValidationError("the chat completion has no 'choices'", body=data)
+        return ChatCompletion.from_wire(data)
+
+
+class Chat(Resource):
+    """``client.chat``: holds ``completions``."""
+
+    __slots__ = ("completions",)
+
+    def __init__(self, client: DeepInfraClient) -> None:
+        super().__init__(client)
+        self.completions = Completions(client)

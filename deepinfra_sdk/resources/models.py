@@ -1,0 +1,97 @@
+"""``client.models``: the model catalogue, cached, split into text and image models."""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import time
+from typing import TYPE_CHECKING, Optional
+
+from .. import _constants as C
+from .._exceptions import APIError, APIResponseValidationError
+from .._validation import model_path
+from ..types import Model
+from ._base import Resource
+
+if TYPE_CHECKING:
+    from ..client import DeepInfraClient
+
+__all__ = ["Models"]
+
+_TEXT_TYPE = "text-generation"
+_IMAGE_TYPE = "text-to-image"
+
+
+class Models(Resource):
+    """List DeepInfra's models. Lists are cached per client for ``MODELS_CACHE_TTL`` seconds.
+
+    Many threads asking at once cause a single request: the first fetches, the rest wait
+    for its answer.
+    """
+
+    __slots__ = ("_cache", "_lock")
+
+    def __init__(self, client: DeepInfraClient) -> None:
+        super().__init__(client)
+        self._cache: dict[bool, tuple[float, list[Model]]] = {}
+        self._lock = threading.Lock()
+
+    def list(self, *, refresh: bool = False, featured: bool = True) -> list[Model]:
+        """The featured models (``GET /models/featured``), or all public ones with
+        ``featured=False`` (``GET /models/list``). ``refresh=True`` re-fetches."""
+        asked = time.monotonic()
+        entry = self._cache.get(featured)
+        if entry is not None and not refresh and asked - entry[0] < C.MODELS_CACHE_TTL:
+            return list(entry[1])
+        with self._lock:
+            entry = self._cache.get(featured)
+            # Another thread fetched while this one waited: its answer is fresh enough.
+            if entry is not None and (
+                entry[0] >= asked or (not refresh and asked - entry[0] < C.MODELS_CACHE_TTL)
+            ):
+                return list(entry[1])
+            path = "/models/featured" if featured else "/models/list"
+            data = self._transport.request("GET", path, needs_auth=False).json()
+            if not isinstance(data, list):
+                raise APIResponseValidationError(
+                    f"GET {path} should return a JSON array of models, got {type(data).__name__}",
+                    body=data,
+                )
+            models = [Model.from_wire(item) for item in data if isinstance(item, dict)]
+            self._cache[featured] = (time.monotonic(), models)
+            return list(models)
+
+    def text_models(self, *, refresh: bool = False) -> builtins.list[str]:
+        """Names of the featured text models (``type == "text-generation"``)."""
+        return [m.model_name for m in self.list(refresh=refresh) if m.type == _TEXT_TYPE]
+
+    def image_models(self, *, refresh: bool = False) -> builtins.list[str]:
+        """Names of the featured image models (``reported_type == "text-to-image"``)."""
+        return [m.model_name for m in self.list(refresh=refresh) if m.reported_type == _IMAGE_TYPE]
+
+    def get(self, name: str) -> Model:
+        """One model's information (``GET /models/{name}``)."""
+        data = self._transport.request("GET", model_path("/models", name)).json()
+        if not isinstance(data, dict) or "model_name" not in data:
+            raise APIResponseValidationError(
+                f"GET /models/{name} did not return a model description", body=data
+            )
+        return Model.from_wire(data)
+
+    def cached(self, name: str) -> Optional[Model]:
+        """The model from any list fetched so far, without a request (None if unknown)."""
+        for _, models in list(self._cache.values()):
+            for model in models:
+                if model.model_name == name:
+                    return model
+        return None
+
+    def replacement_for(self, name: str) -> Optional[str]:
+        """The ``replaced_by`` of a deprecated model, from the cache or one lookup."""
+        model = self.cached(name)
+        if model is None:
+            try:
+                model = self.get(name)
+            except (APIError, ValueError):
+                return None
+        return model.replaced_by if model.replaced_by else None
