@@ -1,0 +1,267 @@
+"""The model catalogue the emulator serves: data, plus lookups the routes need.
+
+:data:`CATALOGUE` is what ``GET /models/list`` returns (in order); ``GET /models/featured``
+returns the entries named in :data:`FEATURED`. Every entry carries the required fields
+(``model_name``, ``type``, ``reported_type``, ``pricing``) and the usual optional ones, with
+prices in US cents per unit as at DeepInfra. Routes serve copies, so a test may read these
+structures freely (and should not mutate them).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Optional
+
+from ._errors import openai_error, validation_error
+
+__all__ = [
+    "CATALOGUE",
+    "COG_STYLE",
+    "CREATED",
+    "EMBEDDING_DIMENSIONS",
+    "FEATURED",
+    "REASONING_MODELS",
+    "all_models",
+    "featured_models",
+    "find_model",
+    "strip_version",
+    "usable_model",
+]
+
+_COVER = "https://shared.deepinfra.com/models/{}/cover_image.jpg"
+
+
+def _entry(
+    name: str,
+    type_: str,
+    pricing: Dict[str, Any],
+    description: str,
+    *,
+    tags: Optional[List[str]] = None,
+    max_tokens: Optional[int] = None,
+    quantization: Optional[str] = None,
+) -> Dict[str, Any]:
+    return {
+        "model_name": name,
+        "type": type_,
+        "reported_type": type_,
+        "description": description,
+        "cover_img_url": _COVER.format(name),
+        "tags": list(tags or []),
+        "pricing": pricing,
+        "max_tokens": max_tokens,
+        "replaced_by": None,
+        "deprecated": None,
+        "quantization": quantization,
+        "private": 0,
+    }
+
+
+def _tokens(cents_in: float, cents_out: float) -> Dict[str, Any]:
+    return {
+        "type": "tokens",
+        "cents_per_input_token": cents_in,
+        "cents_per_output_token": cents_out,
+    }
+
+
+def _image_units(cents: float, width: int, height: int) -> Dict[str, Any]:
+    return {
+        "type": "image_units",
+        "cents_per_image_unit": cents,
+        "default_width": width,
+        "default_height": height,
+        "default_iterations": 25,
+    }
+
+
+CATALOGUE: List[Dict[str, Any]] = [
+    _entry(
+        "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "text-generation",
+        _tokens(0.0000130, 0.0000390),
+        "Llama 3.3-70B Turbo is a highly optimized version of the Llama 3.3-70B model, "
+        "utilizing FP8 quantization to deliver significantly faster inference speeds.",
+        tags=["tool_calling", "json_mode"],
+        max_tokens=131072,
+        quantization="fp8",
+    ),
+    _entry(
+        "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "text-generation",
+        _tokens(0.0000030, 0.0000050),
+        "Meta developed and released the Meta Llama 3.1 family of large language models, "
+        "a collection of pretrained and instruction tuned generative text models.",
+        tags=["tool_calling", "json_mode"],
+        max_tokens=131072,
+        quantization="bfloat16",
+    ),
+    _entry(
+        "Qwen/Qwen2.5-72B-Instruct",
+        "text-generation",
+        _tokens(0.0000120, 0.0000390),
+        "Qwen2.5 is a model pretrained on a large-scale dataset of up to 18 trillion tokens, "
+        "offering significant improvements in knowledge, coding, mathematics, and instruction "
+        "following.",
+        tags=["tool_calling", "json_mode"],
+        max_tokens=32768,
+        quantization="fp8",
+    ),
+    _entry(
+        "deepseek-ai/DeepSeek-R1",
+        "text-generation",
+        _tokens(0.0000700, 0.0002400),
+        "DeepSeek-R1 achieves performance comparable to OpenAI-o1 across math, code, and "
+        "reasoning tasks; it thinks before it answers.",
+        tags=["reasoning", "json_mode"],
+        max_tokens=163840,
+        quantization="fp8",
+    ),
+    _entry(
+        "stabilityai/sd3.5",
+        "text-to-image",
+        _image_units(6.0, 1024, 1024),
+        "Stable Diffusion 3.5 Large: a Multimodal Diffusion Transformer (MMDiT) text-to-image "
+        "model with improved image quality, typography and prompt understanding.",
+    ),
+    _entry(
+        "black-forest-labs/FLUX-1-schnell",
+        "text-to-image",
+        _image_units(0.05, 1024, 1024),
+        "FLUX.1 [schnell] is a 12 billion parameter rectified flow transformer capable of "
+        "generating images from text descriptions in 1 to 4 steps.",
+    ),
+    _entry(
+        "stabilityai/sdxl-turbo",
+        "text-to-image",
+        _image_units(0.02, 512, 512),
+        "SDXL-Turbo is a fast generative text-to-image model that can synthesize "
+        "photorealistic images from a text prompt in a single network evaluation.",
+    ),
+    _entry(
+        "stability-ai/sdxl",
+        "text-to-image",
+        {"type": "time", "cents_per_sec": 0.05},
+        "SDXL consists of an ensemble of experts pipeline for latent diffusion "
+        '(a Cog model: it takes {"input": {...}}).',
+    ),
+    # wire.md's real entry, verbatim.
+    {
+        "model_name": "runwayml/stable-diffusion-v1-5",
+        "type": "text-to-image",
+        "reported_type": "text-to-image",
+        "description": "Most widely used version of Stable Diffusion. Trained on 512x512 images",
+        "cover_img_url": (
+            "https://shared.deepinfra.com/models/runwayml/stable-diffusion-v1-5/cover_image.jpg"
+        ),
+        "tags": [],
+        "pricing": {"type": "time", "cents_per_sec": 0.05},
+        "max_tokens": None,
+        "replaced_by": "stabilityai/sdxl-turbo",
+        "deprecated": 1727456682,
+        "quantization": None,
+        "private": 0,
+    },
+    _entry(
+        "BAAI/bge-large-en-v1.5",
+        "embeddings",
+        {"type": "input_tokens", "cents_per_input_token": 0.0000010},
+        "BGE (BAAI General Embedding) maps any text to a low-dimensional dense vector "
+        "(1024 dimensions) for retrieval, classification and clustering.",
+        max_tokens=512,
+    ),
+    _entry(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "embeddings",
+        {"type": "input_tokens", "cents_per_input_token": 0.0000005},
+        "A sentence-transformers model: it maps sentences and paragraphs to a 384 dimensional "
+        "dense vector space.",
+        max_tokens=256,
+    ),
+    _entry(
+        "hexgrad/Kokoro-82M",
+        "text-to-speech",
+        {"type": "input_character_length", "cents_per_input_chars": 0.00008},
+        "Kokoro is an open-weight text-to-speech model with 82 million parameters.",
+    ),
+    _entry(
+        "openai/whisper-large-v3",
+        "automatic-speech-recognition",
+        {"type": "input_length", "cents_per_input_sec": 0.0075},
+        "Whisper is a general-purpose speech recognition model trained on a large dataset "
+        "of diverse audio.",
+    ),
+]
+
+FEATURED: List[str] = [
+    "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    "deepseek-ai/DeepSeek-R1",
+    "Qwen/Qwen2.5-72B-Instruct",
+    "stabilityai/sd3.5",
+    "black-forest-labs/FLUX-1-schnell",
+    "runwayml/stable-diffusion-v1-5",
+    "BAAI/bge-large-en-v1.5",
+]
+
+# Models that take ``{"input": {...}}`` on the native route and answer ``{"output": [...]}``.
+COG_STYLE = frozenset({"stability-ai/sdxl"})
+
+# ``created`` for ``/v1/openai/models``: fixed, so answers are reproducible.
+CREATED = 1718000000
+
+# Vector sizes of the embedding models.
+EMBEDDING_DIMENSIONS = {
+    "BAAI/bge-large-en-v1.5": 1024,
+    "sentence-transformers/all-MiniLM-L6-v2": 384,
+}
+
+# The model that thinks aloud (``reasoning_content`` deltas before the answer).
+REASONING_MODELS = frozenset({"deepseek-ai/DeepSeek-R1"})
+
+
+def strip_version(name: str) -> str:
+    """``owner/name`` without a ``:VERSION`` suffix."""
+    return name.split(":", 1)[0]
+
+
+def find_model(name: str) -> Optional[Dict[str, Any]]:
+    """The catalogue entry for ``name`` (a ``:VERSION`` suffix is ignored), or None."""
+    wanted = strip_version(name)
+    for entry in CATALOGUE:
+        if entry["model_name"] == wanted:
+            return entry
+    return None
+
+
+def all_models() -> List[Dict[str, Any]]:
+    """A copy of the whole catalogue (``GET /models/list``)."""
+    return copy.deepcopy(CATALOGUE)
+
+
+def featured_models() -> List[Dict[str, Any]]:
+    """Copies of the featured entries, in :data:`FEATURED` order (``GET /models/featured``)."""
+    return [copy.deepcopy(e) for name in FEATURED if (e := find_model(name)) is not None]
+
+
+def usable_model(name: Any, wanted_type: str, route: str) -> Dict[str, Any]:
+    """The catalogue entry for ``name`` on an OpenAI-style route; an APIError if unusable."""
+    if name is None:
+        raise validation_error(["body", "model"])
+    if not isinstance(name, str):
+        raise validation_error(["body", "model"], "str type expected", "type_error.str")
+    entry = find_model(name)
+    if entry is None:
+        raise openai_error(
+            404, f"The model `{name}` does not exist", param="model", code="model_not_found"
+        )
+    if entry.get("deprecated"):
+        hint = f"; use {entry['replaced_by']} instead" if entry.get("replaced_by") else ""
+        raise openai_error(404, f"Model {entry['model_name']} is deprecated{hint}", param="model")
+    if entry["type"] != wanted_type:
+        raise openai_error(
+            400,
+            f"Model {entry['model_name']} is a {entry['type']} model; "
+            f"{route} needs a {wanted_type} model",
+            param="model",
+        )
+    return entry

@@ -1,0 +1,397 @@
+"""Chat completions without weights: deterministic answers, their JSON and their SSE chunks.
+
+The answer is a sequence of word tokens, each with a leading space (DeepInfra's content may
+begin with one), chosen by a generator seeded with a hash of the last user message and the
+choice index: the same conversation always gets the same answer. ``max_tokens`` (when given)
+is the exact number of tokens produced, with finish reason ``length``; otherwise the answer
+has ``answer_tokens`` tokens and finishes with ``stop``. ``stop`` strings cut the answer.
+``tools`` make the answer one tool call; the reasoning model thinks aloud in
+``reasoning_content`` first; ``response_format`` asks for JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ._catalogue import REASONING_MODELS, usable_model
+from ._errors import APIError, openai_error, validation_error
+from ._ids import new_id
+from ._sse import DONE
+from ._text import answer_tokens_for, count_tokens, fake_value, message_text, pieces, seed_of
+from ._validate import optional_int, optional_number
+
+__all__ = ["ChatPlan", "Choice", "ToolCall", "plan_chat"]
+
+_ROLES = ("system", "user", "assistant", "tool", "developer", "function")
+_MAX_N = 4
+
+
+def _quote(text: str) -> str:
+    # json.dumps costs a microsecond a token; the emulator's own words need no escaping.
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass
+class ToolCall:
+    """One tool call an answer makes."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def fragments(self) -> List[str]:
+        """The argument text in the pieces a stream sends."""
+        return pieces(self.arguments, 8)
+
+
+@dataclass
+class Choice:
+    """One choice of an answer."""
+
+    index: int
+    reasoning: List[str] = field(default_factory=list)
+    content: List[str] = field(default_factory=list)
+    tool_call: Optional[ToolCall] = None
+    finish_reason: str = "stop"
+
+    def completion_tokens(self) -> int:
+        """Tokens this choice generated."""
+        n = len(self.reasoning) + len(self.content)
+        if self.tool_call is not None:
+            n += max(1, count_tokens(self.tool_call.arguments))
+        return n
+
+
+@dataclass
+class ChatPlan:
+    """A validated chat request and the answer decided for it."""
+
+    model: str
+    stream: bool
+    choices: List[Choice]
+    prompt_tokens: int
+    pricing: Dict[str, Any]
+    include_usage: bool = True
+    id: str = field(default_factory=lambda: new_id("chatcmpl-", 10))
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def usage(self) -> Dict[str, Any]:
+        """``usage`` with DeepInfra's ``estimated_cost`` (USD; the catalogue prices in cents)."""
+        completion = sum(c.completion_tokens() for c in self.choices)
+        cost = 0.0
+        if self.pricing.get("type") == "tokens":
+            cents = self.prompt_tokens * float(self.pricing["cents_per_input_token"])
+            cents += completion * float(self.pricing["cents_per_output_token"])
+            cost = round(cents / 100, 12)
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
+            "estimated_cost": cost,
+        }
+
+    def completion(self) -> Dict[str, Any]:
+        """The non-stream ``chat.completion`` object."""
+        choices = []
+        for c in self.choices:
+            message: Dict[str, Any] = {"role": "assistant", "content": "".join(c.content)}
+            if c.reasoning:
+                message["reasoning_content"] = "".join(c.reasoning)
+            if c.tool_call is not None:
+                message["content"] = None
+                message["tool_calls"] = [
+                    {
+                        "id": c.tool_call.id,
+                        "type": "function",
+                        "function": {"name": c.tool_call.name, "arguments": c.tool_call.arguments},
+                    }
+                ]
+            choices.append(
+                {
+                    "index": c.index,
+                    "message": message,
+                    "finish_reason": c.finish_reason,
+                    "logprobs": None,
+                }
+            )
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            "usage": self.usage(),
+        }
+
+    def events(self) -> Iterator[str]:
+        """The stream's ``data:`` payloads: role, deltas, finish (with usage), ``[DONE]``.
+
+        A generator, so a long stream starts flowing before its end has been built.
+        """
+        head = (
+            f'{{"id":{json.dumps(self.id)},"object":"chat.completion.chunk",'
+            f'"created":{self.created},"model":{json.dumps(self.model)},"choices":[{{"index":'
+        )
+
+        def delta(index: int, body: str) -> str:
+            return f'{head}{index},"delta":{body},"finish_reason":null}}]}}'
+
+        for c in self.choices:
+            yield delta(c.index, '{"role":"assistant","content":""}')
+        # Tokens of all choices interleave, position by position, as servers send them.
+        for key in ("reasoning_content", "content"):
+            streams: List[Tuple[int, List[str]]] = [
+                (c.index, c.reasoning if key == "reasoning_content" else c.content)
+                for c in self.choices
+            ]
+            longest = max((len(tokens) for _, tokens in streams), default=0)
+            for position in range(longest):
+                for index, tokens in streams:
+                    if position < len(tokens):
+                        yield delta(index, f'{{"{key}":{_quote(tokens[position])}}}')
+        for c in self.choices:
+            call = c.tool_call
+            if call is None:
+                continue
+            opening = {
+                "index": 0,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            yield delta(c.index, _compact({"tool_calls": [opening]}))
+            for piece in call.fragments():
+                fragment = {"index": 0, "function": {"arguments": piece}}
+                yield delta(c.index, _compact({"tool_calls": [fragment]}))
+        for i, c in enumerate(self.choices):
+            finish: Dict[str, Any] = {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{"index": c.index, "delta": {}, "finish_reason": c.finish_reason}],
+            }
+            # DeepInfra puts usage on the chunk that finishes (the last one, for n > 1).
+            if self.include_usage and i == len(self.choices) - 1:
+                finish["usage"] = self.usage()
+            yield _compact(finish)
+        yield DONE
+
+
+def _validate_messages(messages: Any) -> List[Dict[str, Any]]:
+    if messages is None:
+        raise validation_error(["body", "messages"])
+    if not isinstance(messages, list):
+        raise validation_error(["body", "messages"], "value is not a valid list", "type_error.list")
+    if not messages:
+        raise validation_error(
+            ["body", "messages"],
+            "ensure this value has at least 1 items",
+            "value_error.list.min_items",
+            limit_value=1,
+        )
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise validation_error(
+                ["body", "messages", i], "value is not a valid dict", "type_error.dict"
+            )
+        if "role" not in message:
+            raise validation_error(["body", "messages", i, "role"])
+        if message["role"] not in _ROLES:
+            permitted = ", ".join(repr(r) for r in _ROLES)
+            raise validation_error(
+                ["body", "messages", i, "role"],
+                f"unexpected value; permitted: {permitted}",
+                "value_error.const",
+            )
+    return messages
+
+
+def _stops(value: Any) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list) and all(isinstance(s, str) for s in value) and len(value) <= 16:
+        return [s for s in value if s]
+    raise validation_error(
+        ["body", "stop"], "str or a list of at most 16 str expected", "type_error"
+    )
+
+
+def _apply_stops(tokens: List[str], stops: Sequence[str]) -> Tuple[List[str], bool]:
+    text = "".join(tokens)
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    if cut < 0:
+        return tokens, False
+    kept: List[str] = []
+    length = 0
+    for token in tokens:
+        if length + len(token) > cut:
+            if cut > length:
+                kept.append(token[: cut - length])
+            break
+        kept.append(token)
+        length += len(token)
+    return kept, True
+
+
+def _pick_tool(tools: Any, tool_choice: Any) -> Optional[Dict[str, Any]]:
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not all(
+        isinstance(t, dict)
+        and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+        for t in tools
+    ):
+        raise validation_error(
+            ["body", "tools"],
+            'each tool must be {"type": "function", "function": {"name": ...}}',
+            "value_error",
+        )
+    if not tools or tool_choice == "none":
+        return None
+    if isinstance(tool_choice, dict):
+        wanted = (tool_choice.get("function") or {}).get("name")
+        for tool in tools:
+            if tool["function"]["name"] == wanted:
+                function: Dict[str, Any] = tool["function"]
+                return function
+        raise openai_error(400, f"tool_choice names an unknown function: {wanted!r}")
+    first: Dict[str, Any] = tools[0]["function"]
+    return first
+
+
+def plan_chat(body: Dict[str, Any], answer_tokens: int) -> ChatPlan:
+    """Validate a chat request like DeepInfra does and decide its answer."""
+    missing = [name for name in ("model", "messages") if name not in body]
+    if missing:
+        raise APIError(
+            422,
+            {
+                "detail": [
+                    {"loc": ["body", name], "msg": "field required", "type": "value_error.missing"}
+                    for name in missing
+                ]
+            },
+        )
+    messages = _validate_messages(body.get("messages"))
+    model_name = body.get("model")
+    if model_name == "":
+        raise validation_error(
+            ["body", "model"],
+            "ensure this value has at least 1 characters",
+            "value_error.any_str.min_length",
+            limit_value=1,
+        )
+    max_tokens = optional_int(body, "max_tokens", low=1)
+    n = optional_int(body, "n", low=1, high=_MAX_N) or 1
+    optional_number(body, "temperature", low=0, high=2)
+    optional_number(body, "top_p", low=0, high=1)
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise validation_error(
+            ["body", "stream"], "value could not be parsed to a boolean", "type_error.bool"
+        )
+    stops = _stops(body.get("stop"))
+    tool = _pick_tool(body.get("tools"), body.get("tool_choice"))
+    entry = usable_model(model_name, "text-generation", "/v1/openai/chat/completions")
+    context = entry.get("max_tokens")
+    if max_tokens is not None and context and max_tokens > context:
+        raise openai_error(
+            400,
+            f"max_tokens ({max_tokens}) exceeds the model's context length ({context})",
+            param="max_tokens",
+        )
+
+    last_user = next(
+        (message_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
+        "",
+    )
+    prompt_tokens = 2 + sum(4 + count_tokens(message_text(m.get("content"))) for m in messages)
+    if body.get("tools"):
+        prompt_tokens += count_tokens(json.dumps(body["tools"]))
+    format_type = _format_type(body.get("response_format"))
+    reasoning_model = entry["model_name"] in REASONING_MODELS
+
+    choices = []
+    for index in range(n):
+        seed = seed_of(entry["model_name"], last_user, index)
+        choice = Choice(index=index)
+        if tool is not None:
+            rng = random.Random(seed)
+            arguments = json.dumps(fake_value(tool.get("parameters"), rng))
+            choice.tool_call = ToolCall(new_id("call_", 24), str(tool["name"]), arguments)
+            choice.finish_reason = "tool_calls"
+            choices.append(choice)
+            continue
+        think = max(1, answer_tokens // 2) if reasoning_model else 0
+        if max_tokens is not None:
+            think = min(think, max_tokens)
+            size, natural = max_tokens - think, False
+        else:
+            size, natural = answer_tokens, True
+        choice.reasoning = answer_tokens_for(seed + 1, think, natural_end=True) if think else []
+        if format_type in ("json_object", "json_schema"):
+            choice.content, natural = _json_answer(body, seed, size, natural)
+        else:
+            choice.content = answer_tokens_for(seed, size, natural_end=natural)
+        choice.content, stopped = _apply_stops(choice.content, stops)
+        choice.finish_reason = "stop" if (natural or stopped) else "length"
+        choices.append(choice)
+
+    options = body.get("stream_options")
+    include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
+    return ChatPlan(
+        model=str(model_name),
+        stream=bool(stream),
+        choices=choices,
+        prompt_tokens=prompt_tokens,
+        pricing=entry["pricing"],
+        include_usage=include_usage,
+    )
+
+
+def _format_type(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    kinds = ("text", "json_object", "json_schema", "regex")
+    if not isinstance(value, dict) or value.get("type") not in kinds:
+        raise validation_error(
+            ["body", "response_format", "type"],
+            f"unexpected value; permitted: {', '.join(repr(k) for k in kinds)}",
+            "value_error.const",
+        )
+    spec = value.get("json_schema")
+    if value["type"] == "json_schema" and not isinstance(spec, dict):
+        raise validation_error(["body", "response_format", "json_schema"])
+    return str(value["type"])
+
+
+def _json_answer(
+    body: Dict[str, Any], seed: int, size: int, natural: bool
+) -> Tuple[List[str], bool]:
+    # A JSON document in small pieces; a max_tokens shorter than it cuts it (invalid JSON, as
+    # a real model would leave it), a longer one does not pad it.
+    fmt = body["response_format"]
+    schema = fmt["json_schema"].get("schema") if fmt["type"] == "json_schema" else None
+    if isinstance(schema, dict):
+        document = json.dumps(fake_value(schema, random.Random(seed)))
+    else:
+        words = answer_tokens_for(seed, 12, natural_end=True)
+        document = json.dumps({"answer": "".join(words).strip()})
+    parts = pieces(document, 4)
+    if natural or size >= len(parts):
+        return parts, True
+    return parts[:size], False

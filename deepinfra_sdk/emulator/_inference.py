@@ -1,0 +1,175 @@
+"""Text-to-image answers: DeepInfra's native inference route and the OpenAI-style one.
+
+Native (``POST /v1/inference/{owner}/{name}``) takes a flat body and answers with data-URI
+``images``; Cog-style models take ``{"input": {...}}`` and answer with ``output``. The
+OpenAI-style route answers ``data[].b64_json`` without a prefix. Images are real PNGs drawn
+by :mod:`._png`, so clients can decode and save them.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from ._catalogue import COG_STYLE, find_model, usable_model
+from ._errors import native_error, openai_error, validation_error
+from ._ids import new_id
+from ._png import render_png
+from ._validate import optional_int, optional_number, required_str
+
+__all__ = ["MODEL_NAME_RE", "native_inference", "openai_images"]
+
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
+_MIN_SIDE, _MAX_SIDE, _STEP = 64, 2048, 8
+_MAX_IMAGES = 4
+_SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
+
+Loc = Sequence[Union[str, int]]
+
+
+def _check_side(loc: Loc, value: int) -> int:
+    if not _MIN_SIDE <= value <= _MAX_SIDE or value % _STEP:
+        raise validation_error(
+            loc,
+            f"must be a multiple of {_STEP} between {_MIN_SIDE} and {_MAX_SIDE}",
+            "value_error",
+        )
+    return value
+
+
+def _side(params: Dict[str, Any], name: str, default: int, prefix: Loc) -> int:
+    value = optional_int(params, name, prefix=prefix)
+    return _check_side([*prefix, name], default if value is None else value)
+
+
+def _defaults(entry: Dict[str, Any]) -> Tuple[int, int]:
+    pricing = entry.get("pricing") or {}
+    width = pricing.get("default_width")
+    height = pricing.get("default_height")
+    return (int(width) if width else 1024, int(height) if height else 1024)
+
+
+def _cost(entry: Dict[str, Any], count: int, width: int, height: int, runtime_ms: int) -> float:
+    """The charge in USD (the catalogue prices in cents)."""
+    pricing = entry.get("pricing") or {}
+    cents = 0.0
+    if pricing.get("type") == "image_units":
+        dw, dh = _defaults(entry)
+        cents = float(pricing["cents_per_image_unit"]) * count * (width * height) / (dw * dh)
+    elif pricing.get("type") in ("time", "uptime"):
+        cents = float(pricing["cents_per_sec"]) * runtime_ms / 1000
+    return round(cents / 100, 10)
+
+
+def _draw(prompt: str, seed: int, count: int, width: int, height: int) -> Tuple[List[bytes], int]:
+    started = time.perf_counter()
+    images = [render_png(width, height, prompt, seed, i) for i in range(count)]
+    return images, max(1, round((time.perf_counter() - started) * 1000))
+
+
+def _native_entry(model: str) -> Dict[str, Any]:
+    if not MODEL_NAME_RE.match(model):
+        raise native_error(404, f"Model {model!r} not found")
+    entry = find_model(model)
+    if entry is None:
+        raise native_error(404, f"Model {model} not found")
+    if entry.get("deprecated"):
+        raise native_error(404, f"Model {entry['model_name']} is deprecated")
+    if entry["type"] != "text-to-image":
+        raise native_error(
+            400,
+            f"Model {entry['model_name']} is a {entry['type']} model; "
+            "this emulator serves text-to-image models on /v1/inference",
+        )
+    return entry
+
+
+def native_inference(model: str, body: Dict[str, Any], request_id: str) -> Dict[str, Any]:
+    """The answer to ``POST /v1/inference/{model}``."""
+    entry = _native_entry(model)
+    cog = entry["model_name"] in COG_STYLE
+    prefix: Tuple[str, ...] = ("body",)
+    params = body
+    if cog:
+        given = body.get("input")
+        if given is None:
+            raise validation_error(["body", "input"])
+        if not isinstance(given, dict):
+            raise validation_error(
+                ["body", "input"], "value is not a valid dict", "type_error.dict"
+            )
+        params = given
+        prefix = ("body", "input")
+    prompt = required_str(params, "prompt", prefix=prefix)
+    count_field = "num_outputs" if cog else "num_images"
+    count = optional_int(params, count_field, low=1, high=_MAX_IMAGES, prefix=prefix) or 1
+    default_w, default_h = _defaults(entry)
+    width = _side(params, "width", default_w, prefix)
+    height = _side(params, "height", default_h, prefix)
+    optional_int(params, "num_inference_steps", low=1, high=200, prefix=prefix)
+    optional_number(params, "guidance_scale", low=0, high=100, prefix=prefix)
+    negative = params.get("negative_prompt")
+    if negative is not None and not isinstance(negative, str):
+        raise validation_error([*prefix, "negative_prompt"], "str type expected", "type_error.str")
+    seed: Optional[int] = optional_int(params, "seed", low=0, high=2**32 - 1, prefix=prefix)
+    if seed is None:
+        seed = secrets.randbelow(2**32)
+
+    images, runtime_ms = _draw(prompt, seed, count, width, height)
+    uris = ["data:image/png;base64," + base64.b64encode(png).decode("ascii") for png in images]
+    status = {
+        "status": "succeeded",
+        "runtime_ms": runtime_ms,
+        "cost": _cost(entry, count, width, height, runtime_ms),
+        "tokens_generated": 0,
+        "tokens_input": 0,
+    }
+    if cog:
+        return {
+            "id": new_id("", 26).lower(),
+            "output": uris,
+            "status": "succeeded",
+            "inference_status": status,
+            "request_id": request_id,
+        }
+    return {
+        "images": uris,
+        "nsfw_content_detected": [False] * count,
+        "seed": seed,
+        "request_id": request_id,
+        "inference_status": status,
+    }
+
+
+def openai_images(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The answer to ``POST /v1/openai/images/generations``."""
+    prompt = required_str(body, "prompt")
+    usable_model(body.get("model"), "text-to-image", "/v1/openai/images/generations")
+    count = optional_int(body, "n", low=1, high=_MAX_IMAGES) or 1
+    size = body.get("size") or "1024x1024"
+    match = _SIZE_RE.match(size) if isinstance(size, str) else None
+    if match is None:
+        raise validation_error(["body", "size"], "size must look like '1024x1024'", "value_error")
+    width = _check_side(["body", "size"], int(match.group(1)))
+    height = _check_side(["body", "size"], int(match.group(2)))
+    response_format = body.get("response_format") or "b64_json"
+    if response_format != "b64_json":
+        raise openai_error(
+            400,
+            f"response_format {response_format!r} is not supported; use 'b64_json'",
+            param="response_format",
+        )
+    seed = optional_int(body, "seed", low=0, high=2**32 - 1)
+    images, _ = _draw(
+        prompt, secrets.randbelow(2**32) if seed is None else seed, count, width, height
+    )
+    return {
+        "created": int(time.time()),
+        "data": [
+            {"b64_json": base64.b64encode(png).decode("ascii"), "revised_prompt": prompt}
+            for png in images
+        ],
+    }

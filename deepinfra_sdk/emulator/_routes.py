@@ -1,0 +1,169 @@
+"""Routing a parsed request to its answer, with authentication and body checks.
+
+Routes are pure: a :class:`Request` in, a :class:`~._reply.Reply` out, nothing about
+sockets or faults. Paths, shapes and errors follow wire.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+from urllib.parse import unquote
+
+from ._catalogue import CATALOGUE, CREATED, FEATURED, find_model
+from ._chat import plan_chat
+from ._embeddings import embeddings_response
+from ._errors import APIError, native_error, openai_error, validation_error
+from ._inference import MODEL_NAME_RE, native_inference, openai_images
+from ._recording import Headers
+from ._reply import Reply
+
+__all__ = ["Request", "route"]
+
+_OPENAI = "/v1/openai"
+_SSE_HEADERS = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
+
+
+@dataclass
+class Request:
+    """A request as the routes see it."""
+
+    method: str
+    path: str
+    headers: Headers
+    json: Any
+    json_error: Optional[str]
+    request_id: str
+    authorized: bool
+    answer_tokens: int
+
+
+def _allow(req: Request, method: str) -> None:
+    if req.method != method:
+        raise APIError(405, {"detail": "Method Not Allowed"}, headers=[("Allow", method)])
+
+
+def _auth(req: Request) -> None:
+    if not req.authorized:
+        raise openai_error(401, "Not authenticated", type_="invalid_request_error")
+
+
+def _body(req: Request, openai_style: bool) -> Dict[str, Any]:
+    if req.json_error is not None:
+        message = f"Invalid JSON body: {req.json_error}"
+        raise openai_error(400, message) if openai_style else native_error(400, message)
+    if req.json is None:
+        raise validation_error(["body"])
+    if not isinstance(req.json, dict):
+        raise validation_error(["body"], "value is not a valid dict", "type_error.dict")
+    return req.json
+
+
+def _model_name(rest: str) -> str:
+    name = unquote(rest)
+    if not MODEL_NAME_RE.match(name):
+        raise native_error(404, f"Model {name!r} not found")
+    return name
+
+
+def _openai_model(entry: Dict[str, Any], index: int) -> Dict[str, Any]:
+    name = str(entry["model_name"])
+    return {
+        "id": name,
+        "object": "model",
+        "created": CREATED + index * 86400,
+        "owned_by": name.split("/", 1)[0],
+    }
+
+
+def _listed() -> List[Dict[str, Any]]:
+    return [_openai_model(e, i) for i, e in enumerate(CATALOGUE) if not e.get("deprecated")]
+
+
+def _model_info(req: Request, rest: str) -> Reply:
+    _allow(req, "GET")
+    _auth(req)
+    name = _model_name(rest)
+    entry = find_model(name)
+    if entry is None:
+        raise native_error(404, f"Model {name} not found")
+    return Reply(payload=entry)
+
+
+def _openai_model_info(req: Request, rest: str) -> Reply:
+    _allow(req, "GET")
+    _auth(req)
+    name = unquote(rest)
+    for model in _listed():
+        if model["id"] == name:
+            return Reply(payload=model)
+    raise openai_error(404, f"The model `{name}` does not exist", code="model_not_found")
+
+
+def _chat(req: Request) -> Reply:
+    _allow(req, "POST")
+    _auth(req)
+    plan = plan_chat(_body(req, True), req.answer_tokens)
+    if plan.stream:
+        return Reply(
+            content_type="text/event-stream", headers=list(_SSE_HEADERS), events=plan.events()
+        )
+    return Reply(payload=plan.completion())
+
+
+def _post(handler: Callable[[Dict[str, Any]], Dict[str, Any]]) -> Callable[[Request], Reply]:
+    def serve(req: Request) -> Reply:
+        _allow(req, "POST")
+        _auth(req)
+        return Reply(payload=handler(_body(req, True)))
+
+    return serve
+
+
+def _native(req: Request, rest: str) -> Reply:
+    _allow(req, "POST")
+    _auth(req)
+    name = _model_name(rest)
+    return Reply(payload=native_inference(name, _body(req, False), req.request_id))
+
+
+def _openai_models(req: Request) -> Reply:
+    _allow(req, "GET")
+    _auth(req)
+    return Reply(payload={"object": "list", "data": _listed()})
+
+
+def _list(req: Request, models: Callable[[], Any]) -> Reply:
+    _allow(req, "GET")
+    return Reply(payload=models())
+
+
+_EXACT: Dict[str, Callable[[Request], Reply]] = {
+    # Replies are encoded at once, in this thread: no need to copy the catalogue first.
+    "/models/featured": lambda req: _list(req, lambda: [find_model(n) for n in FEATURED]),
+    "/models/list": lambda req: _list(req, lambda: CATALOGUE),
+    f"{_OPENAI}/models": _openai_models,
+    f"{_OPENAI}/chat/completions": _chat,
+    f"{_OPENAI}/embeddings": _post(embeddings_response),
+    f"{_OPENAI}/images/generations": _post(openai_images),
+}
+
+_PREFIXED: Dict[str, Callable[[Request, str], Reply]] = {
+    "/models/": _model_info,
+    f"{_OPENAI}/models/": _openai_model_info,
+    "/v1/inference/": _native,
+}
+
+
+def route(req: Request) -> Reply:
+    """The answer to ``req`` (errors included, as replies)."""
+    try:
+        exact = _EXACT.get(req.path)
+        if exact is not None:
+            return exact(req)
+        for prefix, handler in _PREFIXED.items():
+            if req.path.startswith(prefix):
+                return handler(req, req.path[len(prefix) :])
+        raise APIError(404, {"detail": "Not Found"})
+    except APIError as error:
+        return Reply.from_error(error)

@@ -1,0 +1,464 @@
+"""The HTTP/1.1 server: threads, connections, request parsing, faults, and shutdown.
+
+One daemon thread per connection (``ThreadingMixIn``), persistent connections, a deep
+listen backlog. Every connection is tracked so :meth:`Server.stop_connections` can wake
+and end them all; resets are real (``SO_LINGER`` 0, then close, so the peer sees
+ECONNRESET), and a peer that vanishes mid-response only ends its own thread, quietly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import selectors
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from urllib.parse import urlsplit
+
+from ._errors import fault_body
+from ._faults import FRAMINGS, Fault
+from ._ids import new_request_id
+from ._recording import Headers, redact
+from ._reply import Reply
+from ._routes import Request, route
+from ._sse import encode_events
+from ._state import State
+from ._transport import Delivery, Stopped, deliver, pause
+
+try:  # Linux (and most Unixes): lets a reset wait until sent bytes were acknowledged.
+    import fcntl
+    import termios
+
+    _OUTQ: Optional[int] = getattr(termios, "TIOCOUTQ", None)
+except ImportError:  # pragma: no cover - Windows
+    _OUTQ = None
+
+__all__ = ["Server"]
+
+_MAX_BODY = 64 * 1024 * 1024
+_IDLE_TIMEOUT = 300.0  # seconds a connection may sit idle (or blocked) before it is dropped
+_DRAIN_TIMEOUT = 0.5
+
+
+class _BadBody(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _drain(sock: socket.socket) -> None:
+    # A reset discards whatever the peer has not acknowledged yet; wait (briefly) until the
+    # events already written have arrived, so "reset after K events" delivers exactly K.
+    if _OUTQ is None:
+        time.sleep(0.01)
+        return
+    deadline = time.monotonic() + _DRAIN_TIMEOUT
+    while True:
+        try:
+            pending = struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if pending <= 0 or time.monotonic() > deadline:
+            return
+        time.sleep(0.001)
+
+
+def _parse_json(body: bytes) -> Tuple[Any, Optional[str]]:
+    if not body.strip():
+        return None, None
+    try:
+        return json.loads(body), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+class _Conn:
+    """The :class:`~._transport.Connection` of one handler."""
+
+    def __init__(self, sock: socket.socket, stopping: threading.Event) -> None:
+        self._sock = sock
+        self._stopping = stopping
+
+    def send(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def wait(self, seconds: float) -> bool:
+        return self._stopping.wait(seconds)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "deepinfra-emulator"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = _IDLE_TIMEOUT
+    server: Server
+
+    def version_string(self) -> str:
+        """The ``Server`` header value (also on the base class's own error pages)."""
+        return self.server_version
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:
+            # The peer went away, or stop() shut the socket: nothing left to answer.
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        self.server.state.log(f"{self.address_string()} {format % args}")
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self._serve()
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self._serve()
+
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+
+    # -- request ---------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            size = int(length)
+        except ValueError:
+            raise _BadBody(400, f"Invalid Content-Length: {length!r}") from None
+        if size < 0:
+            raise _BadBody(400, f"Invalid Content-Length: {length!r}")
+        if size > _MAX_BODY:
+            raise _BadBody(413, f"Request body too large (limit {_MAX_BODY} bytes)")
+        data = self.rfile.read(size)
+        if len(data) < size:
+            raise ConnectionResetError("request body cut short")
+        return data
+
+    def _read_chunked(self) -> bytes:
+        parts: List[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            if not line:
+                raise ConnectionResetError("request body cut short")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _BadBody(400, "Invalid chunked request body") from None
+            if size == 0:
+                break
+            total += size
+            if total > _MAX_BODY:
+                raise _BadBody(413, f"Request body too large (limit {_MAX_BODY} bytes)")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(parts)
+
+    def _controls(self, headers: Headers) -> Tuple[Optional[Fault], Optional[float], Optional[str]]:
+        # Per-request knobs from X-Emulator-* headers; ValueError says which one is wrong.
+        fault = None
+        raw = headers.get("x-emulator-fault")
+        if raw is not None:
+            try:
+                fault = Fault.from_json(raw)
+            except ValueError as exc:
+                raise ValueError(f"Invalid X-Emulator-Fault header: {exc}") from None
+        delay = None
+        raw = headers.get("x-emulator-token-delay")
+        if raw is not None:
+            try:
+                delay = float(raw)
+                if not 0 <= delay < 3600:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(
+                    f"Invalid X-Emulator-Token-Delay header: {raw!r} (seconds, >= 0)"
+                ) from None
+        framing = headers.get("x-emulator-framing")
+        if framing is not None and framing not in FRAMINGS:
+            raise ValueError(
+                f"Invalid X-Emulator-Framing header: {framing!r} (one of {', '.join(FRAMINGS)})"
+            )
+        return fault, delay, framing
+
+    # -- response --------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        state = self.server.state
+        target = self.path
+        if "://" in target.split("?", 1)[0]:  # absolute-form request target
+            parts = urlsplit(target)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = target.split("?", 1)[0]
+        pairs = list(self.headers.items())
+        headers = Headers.from_pairs(pairs)
+        recorded = state.record(
+            self.command, target, Headers.from_pairs((k, redact(k, v)) for k, v in pairs)
+        )
+        conn = _Conn(self.connection, self.server.stopping)
+        try:
+            body = self._read_body()
+        except _BadBody as exc:
+            self.close_connection = True
+            self._answer(conn, Reply(status=exc.status, payload={"error": str(exc)}), None)
+            return
+        recorded.body = body
+        parsed, json_error = _parse_json(body)
+        recorded.json = parsed
+
+        try:
+            fault, delay, framing = self._controls(headers)
+        except ValueError as exc:
+            self._answer(conn, Reply(status=400, payload={"error": str(exc)}), None)
+            return
+        if fault is None:
+            fault = state.faults.take(path)
+        request_id = (fault.request_id if fault is not None else None) or new_request_id()
+
+        if fault is not None:
+            try:
+                if fault.stalls_at("before_response"):
+                    pause(conn, fault.stall)
+            except Stopped:
+                self.close_connection = True
+                return
+            if fault.drops_at("before_response"):
+                self._reset(drain=False)
+                state.log(f"{self.command} {target} -> reset before response")
+                return
+        if fault is not None and fault.status is not None:
+            reply = Reply.from_error(
+                fault_body(
+                    fault.status,
+                    fault.body_shape,
+                    fault.message,
+                    openai_route=path.startswith("/v1/openai"),
+                )
+            )
+        else:
+            reply = self._route(
+                Request(
+                    method=self.command,
+                    path=path,
+                    headers=headers,
+                    json=parsed,
+                    json_error=json_error,
+                    request_id=request_id,
+                    authorized=state.authorized(headers.get("authorization")),
+                    answer_tokens=state.answer_tokens,
+                )
+            )
+        self._answer(conn, reply, fault, request_id=request_id, delay=delay, framing=framing)
+        state.log(f"{self.command} {target} -> {reply.status}")
+
+    def _route(self, request: Request) -> Reply:
+        try:
+            return route(request)
+        except Exception as exc:  # a bug here: answer 500 and keep it for the tests to see
+            self.server.state.error(traceback.format_exc())
+            return Reply(status=500, payload={"error": f"emulator error: {exc!r}"})
+
+    def _answer(
+        self,
+        conn: _Conn,
+        reply: Reply,
+        fault: Optional[Fault],
+        *,
+        request_id: Optional[str] = None,
+        delay: Optional[float] = None,
+        framing: Optional[str] = None,
+    ) -> None:
+        state = self.server.state
+        fields = [
+            ("Content-Type", reply.content_type),
+            ("x-request-id", request_id or new_request_id()),
+            *reply.headers,
+        ]
+        if fault is not None and fault.retry_after is not None:
+            fields.append(("Retry-After", fault.retry_after))
+        framing = framing or (fault.framing if fault is not None else None)
+        how = Delivery(keep_alive=not self.close_connection, fault=fault)
+        blocks: Iterable[bytes]
+        if reply.events is not None:
+            line_ending = (fault.line_ending if fault is not None else None) or state.line_ending
+            blocks = encode_events(reply.events, line_ending, fault)
+            how.framing = framing or state.framing
+            how.token_delay = state.token_delay if delay is None else delay
+            how.gate = state.event_gate
+            how.events_point = fault.after_events if fault is not None else 0
+        else:
+            body = reply.body()
+            how.framing = framing or "content-length"
+            how.events_point = 1
+            splits = fault is not None and (
+                fault.drops_at("after_events") or fault.stalls_at("after_events")
+            )
+            half = len(body) // 2
+            blocks = [body[:half], body[half:]] if splits else [body]
+        if how.framing == "chunked" and self.request_version != "HTTP/1.1":
+            how.framing = "close"  # HTTP/1.0 knows no chunked encoding
+        try:
+            outcome = deliver(conn, reply.status, fields, blocks, how)
+        except (Stopped, OSError):
+            self.close_connection = True
+            return
+        except Exception:  # an event gate raised: the test wants to see it, the peer a reset
+            state.error(traceback.format_exc())
+            self._reset(drain=True)
+            return
+        if outcome == "reset":
+            self._reset(drain=True)
+        elif outcome == "close":
+            self.close_connection = True
+
+    def _reset(self, *, drain: bool) -> None:
+        self.close_connection = True
+        sock = self.connection
+        try:
+            if drain:
+                _drain(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            return
+        self.server.mark_reset(sock)
+
+
+class Server(socketserver.ThreadingMixIn, HTTPServer):
+    """A threaded HTTP server that tracks its connections and can end them all."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+    block_on_close = False
+
+    def __init__(self, address: Tuple[str, int], state: State) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.state = state
+        self.stopping = threading.Event()
+        self._conn_lock = threading.Lock()
+        self._conns: Dict[socket.socket, threading.Thread] = {}
+        self._resets: Set[socket.socket] = set()
+        self._wake_r, self._wake_w = socket.socketpair()
+        try:
+            super().__init__(address, _Handler)
+        except BaseException:
+            self._wake_r.close()
+            self._wake_w.close()
+            raise
+
+    def serve(self) -> None:
+        """Accept connections until :meth:`stop_serving` (a loop that wakes at once)."""
+        self.socket.setblocking(False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self.stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    self._accept_all()
+
+    def _accept_all(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                request, client_address = self.get_request()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # e.g. the peer gave up before accept, or too many open files
+            request.setblocking(True)
+            self.process_request(request, client_address)
+
+    def stop_serving(self) -> None:
+        """Make :meth:`serve` return promptly; new connections are refused from now on."""
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def server_close(self) -> None:
+        """Close the listener and the wake-up pair."""
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def server_bind(self) -> None:
+        """Bind without ``HTTPServer``'s reverse DNS lookup (slow where DNS is absent)."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in a tracked daemon thread."""
+        if self.stopping.is_set():
+            self.shutdown_request(request)
+            return
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="deepinfra-emulator-connection",
+            daemon=True,
+        )
+        with self._conn_lock:
+            self._conns[request] = thread
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, then forget it."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._conn_lock:
+                self._conns.pop(request, None)
+
+    def connection_count(self) -> int:
+        """Client connections currently open."""
+        with self._conn_lock:
+            return len(self._conns)
+
+    def mark_reset(self, sock: socket.socket) -> None:
+        """Close ``sock`` without a FIN when its handler is done (its linger is already 0)."""
+        with self._conn_lock:
+            self._resets.add(sock)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Close a connection: a reset if marked so, else an orderly shutdown."""
+        with self._conn_lock:
+            reset = request in self._resets
+            self._resets.discard(request)
+        if reset:
+            request.close()
+        else:
+            super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connection errors are the peer's business; anything else is kept for tests."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        self.state.error(traceback.format_exc())
+
+    def stop_connections(self, timeout: float) -> None:
+        """Wake every connection thread (shutting its socket) and wait for them to end."""
+        self.stopping.set()
+        with self._conn_lock:
+            conns = list(self._conns.items())
+        for sock, _ in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for _, thread in conns:
+            thread.join(max(0.0, deadline - time.monotonic()))

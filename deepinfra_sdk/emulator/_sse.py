@@ -1,0 +1,77 @@
+"""Server-Sent Events on the wire: data payloads in, one block of bytes per event out.
+
+Faults that change what the stream *says* are applied here (a malformed frame, an in-stream
+error frame, a missing ``[DONE]``, a BOM, keep-alive comments, the line ending); faults
+that change how and when bytes *travel* belong to :mod:`._transport`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Optional
+
+from ._faults import Fault
+
+__all__ = ["DONE", "MALFORMED", "encode_events", "error_frame"]
+
+DONE = "[DONE]"
+MALFORMED = "{not json"
+_BOM = b"\xef\xbb\xbf"
+_COMMENT = b": keep-alive"
+_DEFAULT_ERROR = "Requested token count exceeds the model's maximum context length"
+
+
+def error_frame(kind: str, message: Optional[str]) -> str:
+    """An in-stream error payload: DeepInfra's ``validation_error`` frame or OpenAI's."""
+    text = message or _DEFAULT_ERROR
+    if kind == "deepinfra":
+        inner = json.dumps({"error": {"message": text}})
+        return json.dumps({"error_type": "validation_error", "error_message": inner})
+    return json.dumps({"error": {"message": text, "type": "invalid_request_error"}})
+
+
+def _changes_content(fault: Fault) -> bool:
+    return (
+        fault.error_frame is not None
+        or fault.malformed_frame
+        or fault.no_done
+        or fault.comment_lines
+        or fault.bom
+    )
+
+
+def encode_events(
+    payloads: Iterable[str], line_ending: str, fault: Optional[Fault] = None
+) -> Iterable[bytes]:
+    """The wire bytes of each event (in order of event number), ``fault`` applied.
+
+    ``payloads`` are the ``data:`` values in order, normally ending with ``[DONE]``. Without
+    a fault that changes the content, the events are encoded lazily, as they are sent.
+    """
+    end = (line_ending * 2).encode("ascii")
+    if fault is None or not _changes_content(fault):
+        return (b"data: " + payload.encode("utf-8") + end for payload in payloads)
+    data = list(payloads)
+    done = [DONE] if data and data[-1] == DONE else []
+    if done:
+        data.pop()
+    if fault.error_frame is not None:
+        cut = min(fault.after_events, len(data))
+        data = [*data[:cut], error_frame(fault.error_frame, fault.message)]
+    if fault.malformed_frame:
+        data.insert(min(fault.after_events, len(data)), MALFORMED)
+    if not fault.no_done:
+        data.extend(done)
+    eol = line_ending.encode("ascii")
+    blocks = [b"data: " + payload.encode("utf-8") + end for payload in data]
+    if fault.comment_lines:
+        # Both kinds a client must ignore: a comment-only block, and a comment inside an event.
+        blocks = [_COMMENT + eol + block for block in blocks]
+        if blocks:
+            blocks[0] = _COMMENT + end + blocks[0]
+    if fault.bom:
+        if blocks:
+            blocks[0] = _BOM + blocks[0]
+        else:
+            blocks = [_BOM]
+    return blocks

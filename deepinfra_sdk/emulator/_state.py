@@ -1,0 +1,91 @@
+"""The emulator's shared, thread-safe state: settings, recorded requests, queued faults."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Callable, FrozenSet, List, Optional, Tuple
+
+from ._faults import FaultQueue
+from ._recording import Headers, RecordedRequest
+
+__all__ = ["State"]
+
+
+class State:
+    """What every connection thread reads and updates. Settings are plain attributes (the
+    :class:`~deepinfra_sdk.emulator.Emulator` validates them); lists change under a lock."""
+
+    def __init__(
+        self,
+        *,
+        api_keys: Optional[Tuple[str, ...]],
+        require_auth: bool,
+        token_delay: float,
+        framing: str,
+        line_ending: str,
+        answer_tokens: int,
+        verbose: bool,
+    ) -> None:
+        self.api_keys = api_keys
+        self._accepted: Optional[FrozenSet[str]] = (
+            frozenset(api_keys) if api_keys is not None else None
+        )
+        self.require_auth = require_auth
+        self.token_delay = token_delay
+        self.framing = framing
+        self.line_ending = line_ending
+        self.answer_tokens = answer_tokens
+        self.verbose = verbose
+        self.event_gate: Optional[Callable[[int], None]] = None
+        self.requests: List[RecordedRequest] = []
+        self.errors: List[str] = []
+        self.faults = FaultQueue()
+        self._lock = threading.Lock()
+
+    def authorized(self, header: Optional[str]) -> bool:
+        """Whether an ``Authorization`` header value (None: absent) lets a request in."""
+        if header is None:
+            return not self.require_auth
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return False
+        return self._accepted is None or token in self._accepted
+
+    def record(self, method: str, path: str, headers: Headers) -> RecordedRequest:
+        """Remember (and count) a request whose head has just been read."""
+        recorded = RecordedRequest(method=method, path=path, headers=headers)
+        with self._lock:
+            self.requests.append(recorded)
+        return recorded
+
+    def count(self, route: Optional[str], method: Optional[str]) -> int:
+        """Requests received under path prefix ``route`` with ``method`` (None: any)."""
+        wanted = method.upper() if method is not None else None
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (route is None or r.path.split("?", 1)[0].startswith(route))
+                and (wanted is None or r.method == wanted)
+            )
+
+    def reset(self) -> None:
+        """Forget requests and faults."""
+        with self._lock:
+            self.requests.clear()
+        self.faults.clear()
+
+    def error(self, text: str) -> None:
+        """Keep the traceback of an unexpected error in a connection thread."""
+        with self._lock:
+            self.errors.append(text)
+        self.log(text)
+
+    def log(self, message: str) -> None:
+        """One line on stderr, in verbose mode only."""
+        if self.verbose:
+            stamp = time.strftime("%H:%M:%S")
+            print(f"[emulator {stamp}] {message}", file=sys.stderr, flush=True)
