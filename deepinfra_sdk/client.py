@@ -155,9 +155,11 @@ class DeepInfraClient:
             if model:
                 replacement = self.models.replacement_for(model)
                 if replacement:
-                    err.message = (
-                        f"{err.message} (model {model!r} is deprecated: use {replacement!r})"
-                    )
+                    if "deprecated" in err.message.lower():
+                        note = f"; use {replacement!r} instead"
+                    else:
+                        note = f" (model {model!r} is deprecated; use {replacement!r} instead)"
+                    err.message = err.message.rstrip(". ") + note
                     err.args = (err.message,)
             raise
 

@@ -423,3 +423,15 @@ def test_embeddings(client: DeepInfraClient) -> None:
         client.embeddings.create(input=[])
     with pytest.raises(TypeError, match="non-empty list"):
         client.embeddings.create(input=[1, 2])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("model", ["not a model", "a/b?x=1", "../x"])
+def test_chat_and_embeddings_check_model_names_before_sending(
+    client: DeepInfraClient, model: str
+) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        with pytest.raises(ValueError, match="owner/name"):
+            client.chat.completions.create(model=model, messages=MSGS)
+        with pytest.raises(ValueError, match="owner/name"):
+            client.embeddings.create(model=model, input="x")
+        assert len(rsps.calls) == 0

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 from .. import _constants as C
 from .._exceptions import APIResponseValidationError
 from .._streaming import ChatStream
-from .._validation import check_messages, without_none
+from .._validation import check_messages, check_model_name, without_none
 from ..types import ChatCompletion
 from ._base import Resource
 
@@ -118,6 +118,7 @@ class Completions(Resource):
             raise ValueError(
                 "model is required, e.g. model='meta-llama/Llama-3.3-70B-Instruct-Turbo'"
             )
+        check_model_name(model)
         payload: dict[str, Any] = {"model": model, "messages": check_messages(messages)}
         payload.update(without_none(params))
         if extra_body:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Optional, Union
 
 from .. import _constants as C
 from .._exceptions import APIResponseValidationError
-from .._validation import without_none
+from .._validation import check_model_name, without_none
 from ..types import EmbeddingResponse
 from ._base import Resource
 
@@ -38,6 +38,7 @@ class Embeddings(Resource):
             raise TypeError("input must be a string or a non-empty list of strings")
         if not isinstance(model, str) or not model.strip():
             raise ValueError("model is required, e.g. model='BAAI/bge-large-en-v1.5'")
+        check_model_name(model)
         payload: dict[str, Any] = {"model": model, "input": texts}
         payload.update(without_none({"encoding_format": encoding_format, "dimensions": dimensions}))
         payload.update(without_none(params))

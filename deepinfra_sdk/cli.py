@@ -1,0 +1,700 @@
+"""The ``deepinfra`` command line: models, chat, images and embeddings from a shell.
+
+Commands::
+
+    deepinfra models   [--type text|image|all] [--json]
+    deepinfra chat     MODEL PROMPT [--system TEXT] [--max-tokens N] [--temperature T]
+                       [--no-stream] [--json]
+    deepinfra image    MODEL PROMPT [-o PATH] [--width W] [--height H] [--seed S]
+                       [--num-images N] [--negative-prompt TEXT]
+    deepinfra embed    MODEL TEXT... [--summary] [--dimensions N]
+    deepinfra emulator [--host H] [--port P] [--token-delay S] [--framing F] [--api-key K]
+                       [--no-auth]
+    deepinfra demo     [--out-dir DIR]
+
+``MODEL`` may be ``-`` or ``default`` for the command's default model. Every API command
+takes ``--local`` (run against an in-process emulator: no key, no network, nothing billed),
+``--base-url``, ``--api-key`` (prefer the ``DEEPINFRA_API_KEY`` environment variable: a
+command line is visible to other users), ``--max-retries``, ``--timeout`` and ``--verbose``
+(the cost of each call and the SDK's debug log on stderr).
+
+Data goes to stdout; progress, the spinner and errors go to stderr. Exit codes: 0 success,
+1 API error, 2 usage error (bad arguments, an invalid model name), 130 interrupted (Ctrl-C).
+An error is reported as one line naming the fix, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import logging
+import math
+import os
+import re
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+
+from . import _constants as C
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    NotFoundError,
+    RateLimitError,
+)
+from ._streaming import ChatStream
+from ._validation import check_model_name
+from ._version import __version__
+from .client import DeepInfraClient
+from .types import ChatCompletion, ImageResponse, Usage
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+__all__ = ["build_parser", "main"]
+
+PROG = "deepinfra"
+EXIT_OK = 0
+EXIT_API_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_T = TypeVar("_T")
+Handler = Callable[[argparse.Namespace], int]
+
+DEMO_PROMPT = "In two sentences: what can I build with the DeepInfra API?"
+DEMO_IMAGE_PROMPT = "a lighthouse on a rocky coast at dusk, oil painting"
+
+
+class UsageError(Exception):
+    """A problem with the command line that argparse cannot see (exit code 2)."""
+
+
+class StreamBroken(Exception):
+    """A chat stream failed after part of the answer had been printed."""
+
+    def __init__(self, error: APIError, received: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.received = received
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _out(text: str) -> None:
+    """Write data to stdout and flush, so a pipe sees it at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    """Write one line of progress or diagnostics to stderr."""
+    sys.stderr.write(f"{PROG}: {text}\n")
+    sys.stderr.flush()
+
+
+def _print_json(value: Any) -> None:
+    _out(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _usd(amount: Optional[float]) -> str:
+    """``0.0000268`` -> ``$0.0000268`` (no exponent notation; ``n/a`` when unknown)."""
+    if amount is None:
+        return "n/a"
+    text = f"{amount:.10f}".rstrip("0").rstrip(".")
+    return f"${text or '0'}"
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _with_spinner(label: str, work: Callable[[], _T]) -> _T:
+    """Run ``work``; while it runs, show a spinner and the elapsed seconds on a TTY stderr.
+
+    The request runs in a daemon worker thread and the main thread draws, so Ctrl-C still
+    reaches the main thread at once. Without a TTY nothing is drawn and ``work`` runs here.
+    """
+    if not _stderr_is_tty():
+        return work()
+    result: list[_T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:  # handed to the main thread, re-raised there
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="deepinfra-cli-request", daemon=True)
+    started = time.monotonic()
+    worker.start()
+    frames = itertools.cycle("|/-\\")
+    try:
+        while worker.is_alive():
+            elapsed = time.monotonic() - started
+            sys.stderr.write(f"\r{next(frames)} {label} {elapsed:.1f}s")
+            sys.stderr.flush()
+            worker.join(0.1)
+    finally:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+def _report_cost(args: argparse.Namespace, what: str, cost: Optional[float], detail: str) -> None:
+    """With ``--verbose``, the cost of one call on stderr."""
+    if getattr(args, "verbose", False):
+        _err(f"{what} cost {_usd(cost)}{f' ({detail})' if detail else ''}")
+
+
+def _usage_detail(usage: Optional[Usage]) -> str:
+    if usage is None:
+        return "no usage reported"
+    return f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+
+
+# --------------------------------------------------------------------------- client setup
+
+
+def _model(name: str, default: str) -> str:
+    """The model argument: ``-``/``default`` for the default, else a validated name."""
+    if name in ("-", "default"):
+        return default
+    return check_model_name(name)
+
+
+def _target(args: argparse.Namespace) -> str:
+    """Where requests go, for error messages (never includes the key)."""
+    if getattr(args, "local", False) or args.command == "demo":
+        return "the local emulator"
+    return str(
+        args.base_url or os.environ.get(C.BASE_URL_ENV_VAR, "").strip() or C.DEFAULT_BASE_URL
+    )
+
+
+@contextlib.contextmanager
+def _emulator(token_delay: Optional[float] = None) -> Iterator[Emulator]:
+    """An in-process emulator on a free loopback port, stopped on exit."""
+    from .emulator import Emulator
+
+    kwargs: dict[str, Any] = {} if token_delay is None else {"token_delay": token_delay}
+    with Emulator(**kwargs) as emu:
+        yield emu
+
+
+@contextlib.contextmanager
+def _client(
+    args: argparse.Namespace, *, token_delay: Optional[float] = None
+) -> Iterator[DeepInfraClient]:
+    """The client a command uses: the configured API, or an in-process emulator (``--local``)."""
+    with contextlib.ExitStack() as stack:
+        api_key: Optional[str] = args.api_key
+        base_url: Optional[str] = args.base_url
+        if args.local or args.command == "demo":
+            emu = stack.enter_context(_emulator(token_delay))
+            api_key, base_url = emu.api_key, emu.url
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client = DeepInfraClient(
+                api_key=api_key,
+                base_url=base_url,
+                max_retries=args.max_retries,
+                timeout=args.timeout,
+            )
+        for warning in caught:
+            _err(f"warning: {warning.message}")
+        stack.enter_context(client)
+        yield client
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List the featured models, optionally only text or image ones."""
+    with _client(args) as client:
+        models = client.models.list()
+        if args.type == "text":
+            names = set(client.models.text_models())
+        elif args.type == "image":
+            names = set(client.models.image_models())
+        else:
+            names = {m.model_name for m in models}
+    selected = [m for m in models if m.model_name in names]
+    if args.json:
+        _print_json([m.to_dict() for m in selected])
+    else:
+        _out("".join(f"{m.model_name}\n" for m in selected))
+    return EXIT_OK
+
+
+def _messages(args: argparse.Namespace) -> list[dict[str, str]]:
+    prompt: str = args.prompt
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise UsageError("the prompt is empty: pass the text, or '-' to read it from stdin")
+    messages = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": prompt})
+    return messages
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Ask a text model; stream the answer to stdout as it arrives."""
+    model = _model(args.model, C.DEFAULT_MODEL)
+    messages = _messages(args)
+    options: dict[str, Any] = {"max_tokens": args.max_tokens, "temperature": args.temperature}
+    with _client(args) as client:
+        if args.no_stream:
+            completion = _with_spinner(
+                "waiting for the answer",
+                lambda: client.chat.completions.create(model=model, messages=messages, **options),
+            )
+        else:
+            with client.chat.completions.create(
+                model=model, messages=messages, stream=True, **options
+            ) as stream:
+                completion = _consume_stream(stream, echo=not args.json)
+    if args.json:
+        _print_json(completion.to_dict())
+    elif args.no_stream:
+        _out(completion.text + "\n")
+    usage = completion.usage
+    _report_cost(args, "chat", usage.estimated_cost if usage else None, _usage_detail(usage))
+    return EXIT_OK
+
+
+def _consume_stream(stream: ChatStream, *, echo: bool) -> ChatCompletion:
+    """Read a chat stream to its end, echoing the text to stdout as it arrives.
+
+    What was printed stays printed: a failure after the first chunk becomes
+    :class:`StreamBroken`, and Ctrl-C ends the line before it propagates (the caller's
+    ``with stream:`` closes the connection).
+    """
+    try:
+        if echo:
+            for piece in stream.iter_text():
+                _out(piece)
+        else:
+            for _ in stream:
+                pass
+    except APIError as err:
+        if not echo or stream.chunks_received == 0:
+            raise  # nothing was printed: a plain API error
+        _out("\n")
+        raise StreamBroken(err, len(stream.text)) from err
+    except KeyboardInterrupt:
+        if echo and stream.text:
+            _out("\n")  # keep the shell prompt off the partial answer
+        raise
+    if echo:
+        _out("\n")
+    return stream.to_completion()
+
+
+def _default_image_path(prompt: str) -> Path:
+    """A file name from the prompt, without suffix (``save`` adds the sniffed one)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:48].rstrip("-")
+    return Path(slug or "image")
+
+
+def _save_images(image: ImageResponse, target: Path) -> list[str]:
+    """Write inline images to ``target`` (``stem-i`` for several); URLs are passed on as is."""
+    if not any(_is_url(i) for i in image.images):
+        return [str(p) for p in image.save(target)]
+    written: list[str] = []
+    for index, item in enumerate(image.images):
+        if _is_url(item):
+            written.append(item)
+            continue
+        many = len(image.images) > 1
+        dest = target.with_name(f"{target.stem}-{index}{target.suffix}") if many else target
+        written.extend(str(p) for p in image.save(dest, index=index))
+    return written
+
+
+def _is_url(image: str) -> bool:
+    return image.startswith(("http://", "https://"))
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    """Generate image(s), write them to files, print the paths."""
+    model = _model(args.model, C.DEFAULT_IMAGE_MODEL)
+    target = Path(args.output) if args.output else _default_image_path(args.prompt)
+    if not target.parent.is_dir():
+        # Checked before the request: a paid image must not be lost to a typo in a path.
+        raise UsageError(f"the output directory {str(target.parent)!r} does not exist")
+    with _client(args) as client:
+        image = _with_spinner(
+            "generating",
+            lambda: client.images.generate(
+                args.prompt,
+                model=model,
+                width=args.width,
+                height=args.height,
+                seed=args.seed,
+                num_images=args.num_images,
+                negative_prompt=args.negative_prompt,
+            ),
+        )
+    paths = _save_images(image, target)
+    _out("".join(f"{p}\n" for p in paths))
+    status = image.inference_status
+    _report_cost(
+        args,
+        "image",
+        status.cost if status else None,
+        f"{len(image.images)} image(s), {status.runtime_ms} ms" if status else "",
+    )
+    return EXIT_OK
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    """Embed texts; print the vectors as JSON, or one summary line per text."""
+    model = _model(args.model, C.DEFAULT_EMBEDDING_MODEL)
+    with _client(args) as client:
+        result = client.embeddings.create(
+            model=model, input=list(args.texts), dimensions=args.dimensions
+        )
+    if args.summary:
+        for item in result.data:
+            vector = item.embedding
+            norm = math.sqrt(sum(x * x for x in vector))
+            text = args.texts[item.index] if item.index < len(args.texts) else ""
+            _out(f"{item.index}\t{len(vector)} dims\tnorm {norm:.4f}\t{text[:60]}\n")
+    else:
+        _print_json(result.to_dict())
+    usage = result.usage
+    detail = f"{usage.prompt_tokens} tokens" if usage else "no usage reported"
+    _report_cost(args, "embeddings", usage.estimated_cost if usage else None, detail)
+    return EXIT_OK
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    """Run the emulator in the foreground (its own options follow ``emulator``)."""
+    from .emulator import main as emulator_main
+
+    try:
+        return int(emulator_main(list(args.emulator_args), prog=f"{PROG} emulator"))
+    except SystemExit as exc:  # its parser's --help and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Tour the SDK against an in-process emulator: models, a streamed chat, an image, costs."""
+    out_dir = Path(args.out_dir) if args.out_dir else Path.cwd() / "deepinfra-demo"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _out(
+        f"deepinfra {__version__} demo, against a local emulator: no key, no network, "
+        "nothing billed (costs below are what the emulator reports)\n\n"
+    )
+    with _client(args, token_delay=0.02) as client:
+        text_models = client.models.text_models()
+        image_models = client.models.image_models()
+        current = [m.model_name for m in client.models.list() if not m.is_deprecated]
+        examples = [n for n in text_models if n in current][:2]
+        examples += [n for n in image_models if n in current][:2]
+        _out(
+            f"1. models: {len(text_models)} text, {len(image_models)} image "
+            f"(e.g. {', '.join(examples)})\n\n"
+        )
+
+        _out(f"2. chat with {C.DEFAULT_MODEL}, streamed as it arrives:\n   ")
+        with client.chat.completions.create(
+            model=C.DEFAULT_MODEL,
+            messages=[{"role": "user", "content": DEMO_PROMPT}],
+            stream=True,
+        ) as stream:
+            pieces = stream.iter_text()
+            _out(next(pieces, "").lstrip())  # answers often start with a space
+            for piece in pieces:
+                _out(piece)
+            usage = stream.usage
+        _out("\n\n")
+        chat_cost = usage.estimated_cost if usage else None
+        _report_cost(args, "chat", chat_cost, _usage_detail(usage))
+
+        _out(f"3. image with {C.DEFAULT_IMAGE_MODEL}: {DEMO_IMAGE_PROMPT!r}\n")
+        image = _with_spinner(
+            "generating",
+            lambda: client.images.generate(
+                DEMO_IMAGE_PROMPT, model=C.DEFAULT_IMAGE_MODEL, width=512, height=512, seed=7
+            ),
+        )
+        path = image.save(out_dir / "demo-image")[0]
+        image_cost = image.inference_status.cost if image.inference_status else None
+        _out(f"   wrote {path} (512x512, {path.stat().st_size} bytes)\n\n")
+        _report_cost(args, "image", image_cost, "")
+
+    total = sum(c for c in (chat_cost, image_cost) if c is not None)
+    tokens = _usage_detail(usage)
+    _out(
+        "4. cost summary (USD):\n"
+        f"   chat   {_usd(chat_cost):>14}  usage.estimated_cost, {tokens}\n"
+        f"   image  {_usd(image_cost):>14}  inference_status.cost\n"
+        f"   total  {_usd(total):>14}\n"
+    )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _auth_message(err: AuthenticationError, target: str) -> str:
+    if err.status_code is None:
+        return (
+            "no API key: set DEEPINFRA_API_KEY (or pass --api-key), "
+            "or use --local to try the built-in emulator"
+        )
+    return f"the API key was rejected by {target} ({err}); check DEEPINFRA_API_KEY or --api-key"
+
+
+def _connection_message(err: APIConnectionError, target: str) -> str:
+    what = "timed out talking to" if isinstance(err, APITimeoutError) else "cannot reach"
+    return f"{what} {target}: {err.message} (check --base-url / DEEPINFRA_BASE_URL)"
+
+
+def _broken_message(err: StreamBroken, target: str) -> str:
+    return (
+        f"the stream broke after {err.received} characters (the text above is all that "
+        f"arrived): {err.error}"
+    )
+
+
+def _os_message(err: OSError, target: str) -> str:
+    where = f" {err.filename}" if err.filename else ""
+    return f"cannot write{where}: {err.strerror or err}"
+
+
+# The first matching class decides the exit code and the message; order matters.
+_ERRORS: tuple[tuple[type[BaseException], int, Callable[[Any, str], str]], ...] = (
+    (StreamBroken, EXIT_API_ERROR, _broken_message),
+    (AuthenticationError, EXIT_API_ERROR, _auth_message),
+    (NotFoundError, EXIT_API_ERROR, lambda e, t: f"{e}; see `deepinfra models`"),
+    (
+        RateLimitError,
+        EXIT_API_ERROR,
+        lambda e, t: f"rate limited; retry later or lower concurrency ({e})",
+    ),
+    (APIConnectionError, EXIT_API_ERROR, _connection_message),
+    (APIError, EXIT_API_ERROR, lambda e, t: str(e)),
+    (UsageError, EXIT_USAGE, lambda e, t: str(e)),
+    (ValueError, EXIT_USAGE, lambda e, t: str(e)),
+    (TypeError, EXIT_USAGE, lambda e, t: str(e)),
+    (OSError, EXIT_API_ERROR, _os_message),
+)
+
+
+def _exit_for(err: BaseException, target: str) -> Optional[tuple[int, str]]:
+    """The exit code and the one-line message for an error, or None if it is a bug."""
+    for cls, code, describe in _ERRORS:
+        if isinstance(err, cls):
+            return code, " ".join(describe(err, target).split())
+    return None
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _api_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options shared by the API commands; on a subcommand they default to SUPPRESS so a
+    value given before the subcommand name is not overwritten."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--local",
+        action="store_true",
+        default=default(False),
+        help="run against an in-process emulator (no key, no network, nothing billed)",
+    )
+    where.add_argument(
+        "--base-url",
+        default=default(None),
+        metavar="URL",
+        help=f"API root (default: $DEEPINFRA_BASE_URL or {C.DEFAULT_BASE_URL})",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=default(None),
+        metavar="KEY",
+        help="API key (default: $DEEPINFRA_API_KEY; prefer the variable, argv is visible)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=default(C.DEFAULT_MAX_RETRIES),
+        metavar="N",
+        help=f"retries for requests that provably did not bill (default {C.DEFAULT_MAX_RETRIES})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default(None),
+        metavar="SECONDS",
+        help="connect and read timeout (default: the SDK's)",
+    )
+
+
+def _verbose_option(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print each call's cost and the SDK's debug log to stderr",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="DeepInfra from the command line. Try `deepinfra demo` (no key needed).",
+        epilog="Exit codes: 0 ok, 1 API error, 2 usage error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _verbose_option(parser, suppress=False)
+    _api_options(parser, suppress=False)
+
+    api = argparse.ArgumentParser(add_help=False)
+    _verbose_option(api, suppress=True)
+    _api_options(api, suppress=True)
+    quiet = argparse.ArgumentParser(add_help=False)
+    _verbose_option(quiet, suppress=True)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", parents=[api], help="list the featured models")
+    p.add_argument("--type", choices=("text", "image", "all"), default="all")
+    p.add_argument("--json", action="store_true", help="print the model entries as JSON")
+    p.set_defaults(handler=cmd_models)
+
+    p = sub.add_parser("chat", parents=[api], help="ask a text model (streams the answer)")
+    p.add_argument("model", help=f"model name, or '-' for {C.DEFAULT_MODEL}")
+    p.add_argument("prompt", help="the question, or '-' to read it from stdin")
+    p.add_argument("--system", metavar="TEXT", help="a system message")
+    p.add_argument("--max-tokens", type=int, metavar="N")
+    p.add_argument("--temperature", type=float, metavar="T")
+    p.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
+    p.add_argument("--json", action="store_true", help="print the completion as JSON")
+    p.set_defaults(handler=cmd_chat)
+
+    p = sub.add_parser("image", parents=[api], help="generate images into files")
+    p.add_argument("model", help=f"model name, or '-' for {C.DEFAULT_IMAGE_MODEL}")
+    p.add_argument("prompt", help="what to draw")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="file to write (default: named after the prompt; several images get -0, -1, ...)",
+    )
+    p.add_argument("--width", type=int, metavar="W")
+    p.add_argument("--height", type=int, metavar="H")
+    p.add_argument("--seed", type=int, metavar="S")
+    p.add_argument("--num-images", type=int, metavar="N", help="1 to 4")
+    p.add_argument("--negative-prompt", metavar="TEXT")
+    p.set_defaults(handler=cmd_image)
+
+    p = sub.add_parser("embed", parents=[api], help="embed texts (prints JSON vectors)")
+    p.add_argument("model", help=f"model name, or '-' for {C.DEFAULT_EMBEDDING_MODEL}")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--summary", action="store_true", help="one line per text: dims and norm")
+    p.add_argument("--dimensions", type=int, metavar="N", help="ask for shorter vectors")
+    p.set_defaults(handler=cmd_embed)
+
+    # Everything after `emulator` goes to the emulator's own parser (try `emulator --help`).
+    p = sub.add_parser(
+        "emulator",
+        add_help=False,
+        prefix_chars="\0",
+        help="run the local emulator in the foreground (--host --port --token-delay ...)",
+    )
+    p.add_argument("emulator_args", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_emulator)
+
+    p = sub.add_parser(
+        "demo", parents=[quiet], help="a tour against a local emulator: chat, image, costs"
+    )
+    p.add_argument(
+        "--out-dir", metavar="DIR", help="where the image goes (default ./deepinfra-demo)"
+    )
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+@contextlib.contextmanager
+def _sdk_logging(enabled: bool) -> Iterator[None]:
+    """With ``--verbose``, the ``deepinfra_sdk`` logger at DEBUG on stderr."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger(C.LOGGER_NAME)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s %(name)s: %(message)s"))
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit code (``deepinfra = deepinfra_sdk.cli:main``)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    handler: Optional[Handler] = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        with _sdk_logging(args.verbose):
+            return handler(args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`deepinfra models | head -1`): not an error worth a line.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_API_ERROR
+    except Exception as exc:
+        outcome = _exit_for(exc, _target(args))
+        if outcome is None:
+            raise
+        code, message = outcome
+        _err(f"error: {message}")
+        return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
