@@ -8,7 +8,7 @@ import os
 import pickle
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import requests
@@ -172,52 +172,34 @@ def test_cache_expires_after_ttl(client: DeepInfraClient, monkeypatch: pytest.Mo
     assert len(responses.calls) == 2
 
 
-def test_32_threads_make_one_request(client: DeepInfraClient) -> None:
+def _at_once(work: Callable[[], object], count: int = 32) -> int:
+    """Run ``work`` in ``count`` threads released together; return the requests made."""
     calls = []
 
     def slow(request: Any) -> tuple[int, dict[str, str], str]:
         calls.append(1)
-        time.sleep(0.2)
+        time.sleep(0.2)  # widen the window in which the other threads ask too
         return 200, {}, json.dumps(FEATURED)
 
-    barrier = threading.Barrier(32)
-    results: list[int] = []
-
-    def worker() -> None:
-        barrier.wait()
-        results.append(len(client.models.image_models()))
-
+    barrier = threading.Barrier(count)
     with responses.RequestsMock() as rsps:
         rsps.add_callback(responses.GET, REMOTE + "/models/featured", callback=slow)
-        threads = [threading.Thread(target=worker) for _ in range(32)]
+        threads = [threading.Thread(target=lambda: (barrier.wait(), work())) for _ in range(count)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+    return len(calls)
+
+
+def test_32_threads_make_one_request(client: DeepInfraClient) -> None:
+    results: list[int] = []
+    assert _at_once(lambda: results.append(len(client.models.image_models()))) == 1
     assert results == [2] * 32
-    assert len(calls) == 1
 
 
 def test_32_threads_refreshing_at_once_make_one_request(client: DeepInfraClient) -> None:
-    calls = []
-
-    def slow(request: Any) -> tuple[int, dict[str, str], str]:
-        calls.append(1)
-        time.sleep(0.2)
-        return 200, {}, json.dumps(FEATURED)
-
-    barrier = threading.Barrier(32)
-    with responses.RequestsMock() as rsps:
-        rsps.add_callback(responses.GET, REMOTE + "/models/featured", callback=slow)
-        threads = [
-            threading.Thread(target=lambda: (barrier.wait(), client.models.list(refresh=True)))
-            for _ in range(32)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert len(calls) == 1
+    assert _at_once(lambda: client.models.list(refresh=True)) == 1
 
 
 # -- chat -----------------------------------------------------------------------------------

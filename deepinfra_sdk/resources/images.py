@@ -67,24 +67,6 @@ class Images(Resource):
         _positive("height", height)
         _positive("num_images", num_images, upper=4)
         _positive("num_inference_steps", num_inference_steps)
-        if api == "openai":
-            native_only = {
-                "negative_prompt": negative_prompt,
-                "num_inference_steps": num_inference_steps,
-                "guidance_scale": guidance_scale,
-            }
-            return self._openai(
-                prompt,
-                model=model,
-                width=width,
-                height=height,
-                num_images=num_images,
-                seed=seed,
-                extra=extra,
-                native_only=native_only,
-            )
-        if api != "native":
-            raise ValueError(f"api must be 'native' or 'openai', got {api!r}")
         fields = without_none(
             {
                 "prompt": prompt,
@@ -97,12 +79,14 @@ class Images(Resource):
                 "seed": seed,
             }
         )
-        fields.update(extra)
-        is_cog = model in C.COG_STYLE_MODELS if cog is None else cog
-        if is_cog and "num_images" in fields:
-            fields["num_outputs"] = fields.pop("num_images")
-        payload = {"input": fields} if is_cog else fields
-        path = model_path(C.INFERENCE_PREFIX, model)
+        if api == "native":
+            path = model_path(C.INFERENCE_PREFIX, model)
+            payload = _native_payload(fields, extra, model=model, cog=cog)
+        elif api == "openai":
+            path = C.OPENAI_PREFIX + "/images/generations"
+            payload = _openai_payload(fields, extra, model=model)
+        else:
+            raise ValueError(f"api must be 'native' or 'openai', got {api!r}")
         data = self._client._send("POST", path, payload, model=model).json()
         if not isinstance(data, dict):
             raise APIResponseValidationError("the image response is not a JSON object", body=data)
@@ -115,50 +99,48 @@ class Images(Resource):
             )
         return result
 
-    def _openai(
-        self,
-        prompt: str,
-        *,
-        model: str,
-        width: Optional[int],
-        height: Optional[int],
-        num_images: Optional[int],
-        seed: Optional[int],
-        extra: dict[str, Any],
-        native_only: dict[str, Any],
-    ) -> ImageResponse:
-        unsupported = [name for name, value in native_only.items() if value is not None]
-        if unsupported:
-            raise ValueError(
-                f"{', '.join(unsupported)} only work with api='native' (the OpenAI-style "
-                "endpoint does not take them)"
-            )
-        size = None
-        if width is not None or height is not None:
-            if width is None or height is None:
-                raise ValueError("give both width and height for api='openai' (size is WxH)")
-            size = f"{width}x{height}"
-        payload = without_none(
-            {
-                "model": model,
-                "prompt": prompt,
-                "n": num_images,
-                "size": size,
-                "seed": seed,
-                "response_format": "b64_json",
-            }
+
+def _native_payload(
+    fields: dict[str, Any], extra: dict[str, Any], *, model: str, cog: Optional[bool]
+) -> dict[str, Any]:
+    """The flat body of ``/v1/inference``, or ``{"input": ...}`` for Cog-style models."""
+    body = {**fields, **extra}
+    if not (model in C.COG_STYLE_MODELS if cog is None else cog):
+        return body
+    if "num_images" in body:
+        body["num_outputs"] = body.pop("num_images")
+    return {"input": body}
+
+
+_NATIVE_ONLY = ("negative_prompt", "num_inference_steps", "guidance_scale")
+
+
+def _openai_payload(fields: dict[str, Any], extra: dict[str, Any], *, model: str) -> dict[str, Any]:
+    """The body of ``/v1/openai/images/generations``: size is ``WxH``, count is ``n``."""
+    unsupported = [name for name in _NATIVE_ONLY if name in fields]
+    if unsupported:
+        raise ValueError(
+            f"{', '.join(unsupported)} only work with api='native' (the OpenAI-style "
+            "endpoint does not take them)"
         )
-        payload.update(extra)
-        path = C.OPENAI_PREFIX + "/images/generations"
-        data = self._client._send("POST", path, payload, model=model).json()
-        if not isinstance(data, dict):
-            raise APIResponseValidationError("the image response is not a JSON object", body=data)
-        result = ImageResponse.from_wire(data, prompt=prompt, model=model)
-        if not result.images:
-            raise APIResponseValidationError(
-                "the image response holds no image", body=_shorten(data)
-            )
-        return result
+    width, height = fields.get("width"), fields.get("height")
+    size = None
+    if width is not None or height is not None:
+        if width is None or height is None:
+            raise ValueError("give both width and height for api='openai' (size is WxH)")
+        size = f"{width}x{height}"
+    payload = without_none(
+        {
+            "model": model,
+            "prompt": fields["prompt"],
+            "n": fields.get("num_images"),
+            "size": size,
+            "seed": fields.get("seed"),
+            "response_format": "b64_json",
+        }
+    )
+    payload.update(extra)
+    return payload
 
 
 def _shorten(data: dict[str, Any]) -> dict[str, Any]:
