@@ -15,7 +15,6 @@ import logging
 import platform
 import random
 import socket
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Optional
@@ -215,7 +214,9 @@ class HTTPResponse:
         The read timeout bounds each gap; the total deadline bounds the whole body.
         """
         raw = self._raw
-        read1 = raw.read1
+        # We ask for identity encoding; a server or proxy that compresses anyway is decoded.
+        encoding = self.headers.get("content-encoding", "identity").lower()
+        decode = encoding not in ("", "identity")
         deadline = self._deadline
         sock = self._socket() if deadline is not None else None
         try:
@@ -226,7 +227,7 @@ class HTTPResponse:
                         raise self._deadline_error()
                     if sock is not None:
                         sock.settimeout(min(self._read_timeout, remaining))
-                data = read1(size)
+                data = raw.read1(size, decode_content=decode)
                 if not data:
                     return
                 yield data
@@ -333,7 +334,6 @@ class HTTPTransport:
         # An auth object (not a header) also keeps requests from swapping in ~/.netrc.
         self._bearer = _BearerAuth(config.api_key) if config.api_key else None
         self._sleep: Callable[[float], None] = time.sleep
-        self._lock = threading.Lock()
 
     @property
     def session(self) -> requests.Session:

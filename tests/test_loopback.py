@@ -269,3 +269,34 @@ def test_models_images_embeddings_end_to_end(emu: Emulator, tmp_path: object) ->
             input=["a", "b"], model="BAAI/bge-large-en-v1.5", encoding_format="base64"
         )
         assert b64.embeddings[0] == pytest.approx(emb.embeddings[0], rel=1e-6)
+
+
+def test_a_compressed_body_is_decoded_even_though_identity_was_asked() -> None:
+    import gzip
+    import json as _json
+    import socket
+
+    body = gzip.compress(_json.dumps([]).encode())
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        with DeepInfraClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert client.models.list() == []
+    finally:
+        server.join()
+        listener.close()

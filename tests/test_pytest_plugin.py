@@ -9,9 +9,7 @@ from pathlib import Path
 
 
 def test_a_user_suite_uses_the_fixtures(tmp_path: Path) -> None:
-    (tmp_path / "conftest.py").write_text(
-        'pytest_plugins = ["deepinfra_sdk.pytest_plugin"]\n'
-    )
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["deepinfra_sdk.pytest_plugin"]\n')
     (tmp_path / "test_user.py").write_text(
         textwrap.dedent(
             """
