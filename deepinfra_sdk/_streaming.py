@@ -83,6 +83,13 @@ class _ToolCallBuilder:
         )
 
 
+def _joined(parts: list[str]) -> str:
+    # Collapse the pieces in place, so reading .text after every chunk stays linear.
+    if len(parts) > 1:
+        parts[:] = ["".join(parts)]
+    return parts[0] if parts else ""
+
+
 class _Choice:
     """What has arrived so far for one choice index."""
 
@@ -141,12 +148,12 @@ class ChatStream:
     @property
     def text(self) -> str:
         """The content received so far for the first choice (all of it after the end)."""
-        return "".join(self._choice().content)
+        return _joined(self._choice().content)
 
     @property
     def reasoning(self) -> str:
         """The reasoning text received so far (``reasoning_content`` deltas)."""
-        return "".join(self._choice().reasoning)
+        return _joined(self._choice().reasoning)
 
     @property
     def finish_reason(self) -> Optional[str]:
@@ -161,7 +168,7 @@ class ChatStream:
 
     def texts(self) -> dict[int, str]:
         """The content received so far for every choice index (for ``n`` > 1)."""
-        return {i: "".join(c.content) for i, c in sorted(self._choices.items())}
+        return {i: _joined(c.content) for i, c in sorted(self._choices.items())}
 
     def to_completion(self) -> ChatCompletion:
         """The whole answer as a ``ChatCompletion``, as a non-streaming call returns it."""
@@ -170,8 +177,8 @@ class ChatStream:
             tools = [acc.tools[i].build() for i in sorted(acc.tools)]
             message = ChatMessage(
                 role=acc.role,
-                content="".join(acc.content),
-                reasoning_content="".join(acc.reasoning) or None,
+                content=_joined(acc.content),
+                reasoning_content=_joined(acc.reasoning) or None,
                 tool_calls=tools or None,
                 name=None,
                 tool_call_id=None,

@@ -326,3 +326,10 @@ def test_batches_hold_everything_and_accumulate() -> None:
     batches = list(stream.iter_batches())
     assert len(batches) == 1 and len(batches[0]) == 5
     assert stream.text == " Hello, world!" and stream.chunks_received == 5
+
+
+def test_reading_text_during_the_stream_sees_each_piece_once() -> None:
+    stream = ChatStream(ScriptedResponse([story()]), model="m/x")
+    seen = [stream.text for _ in stream]
+    assert seen == ["", " Hello", " Hello, world", " Hello, world!", " Hello, world!"]
+    assert stream.text == " Hello, world!"
