@@ -172,14 +172,14 @@ def test_cache_expires_after_ttl(client: DeepInfraClient, monkeypatch: pytest.Mo
     assert len(responses.calls) == 2
 
 
-def _at_once(work: Callable[[], object], count: int = 32) -> int:
+def _at_once(work: Callable[[], object], count: int = 32, status: int = 200) -> int:
     """Run ``work`` in ``count`` threads released together; return the requests made."""
     calls = []
 
     def slow(request: Any) -> tuple[int, dict[str, str], str]:
         calls.append(1)
         time.sleep(0.2)  # widen the window in which the other threads ask too
-        return 200, {}, json.dumps(FEATURED)
+        return status, {}, json.dumps(FEATURED if status == 200 else {"error": "down"})
 
     barrier = threading.Barrier(count)
     with responses.RequestsMock() as rsps:
@@ -200,6 +200,51 @@ def test_32_threads_make_one_request(client: DeepInfraClient) -> None:
 
 def test_32_threads_refreshing_at_once_make_one_request(client: DeepInfraClient) -> None:
     assert _at_once(lambda: client.models.list(refresh=True)) == 1
+
+
+def test_a_failed_fetch_fails_every_waiting_thread_with_one_request() -> None:
+    from deepinfra_sdk import InternalServerError
+
+    errors: list[BaseException] = []
+    client = DeepInfraClient(api_key=TEST_KEY, base_url=REMOTE, max_retries=0)
+
+    def work() -> None:
+        try:
+            client.models.list()
+        except InternalServerError as exc:
+            errors.append(exc)
+
+    assert _at_once(work, status=500) == 1
+    assert len(errors) == 32
+    client.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_while_another_thread_fetches_does_not_hang_the_child() -> None:
+    import signal
+    import warnings
+
+    from deepinfra_sdk.emulator import Emulator, Fault
+
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as c:
+        emu.inject(Fault(stall=1.0), route="/models/featured")
+        fetching = threading.Thread(target=c.models.list)
+        fetching.start()
+        time.sleep(0.3)  # the thread is now waiting for the stalled answer
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+            pid = os.fork()
+        if pid == 0:  # child: the fetching thread does not exist here
+            code = 1
+            try:
+                signal.alarm(5)  # a deadlock ends the child by SIGALRM
+                code = 0 if c.models.text_models() else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        fetching.join()
+    assert os.WIFEXITED(status), "the child hung (killed by a signal)"
+    assert os.WEXITSTATUS(status) == 0
 
 
 # -- chat -----------------------------------------------------------------------------------

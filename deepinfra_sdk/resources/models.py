@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Optional
@@ -22,44 +23,82 @@ _TEXT_TYPE = "text-generation"
 _IMAGE_TYPE = "text-to-image"
 
 
+class _Fetch:
+    """One request for a model list, shared by every thread that asked while it ran."""
+
+    __slots__ = ("done", "error", "models")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.models: builtins.list[Model] = []
+        self.error: Optional[BaseException] = None
+
+
 class Models(Resource):
     """List DeepInfra's models. Lists are cached per client for ``MODELS_CACHE_TTL`` seconds.
 
     Many threads asking at once cause a single request: the first fetches, the rest wait
-    for its answer.
+    for its answer (or its error). No lock is held across the request, so a fork while it
+    runs cannot leave the child waiting for a thread that does not exist there.
     """
 
-    __slots__ = ("_cache", "_lock")
+    __slots__ = ("_cache", "_inflight", "_lock", "_pid")
 
     def __init__(self, client: DeepInfraClient) -> None:
         super().__init__(client)
-        self._cache: dict[bool, tuple[float, list[Model]]] = {}
-        self._lock = threading.Lock()
+        self._cache: dict[bool, tuple[float, builtins.list[Model]]] = {}
+        self._reset_sync()
 
-    def list(self, *, refresh: bool = False, featured: bool = True) -> list[Model]:
+    def _reset_sync(self) -> None:
+        self._lock = threading.Lock()
+        self._inflight: dict[bool, _Fetch] = {}
+        self._pid = os.getpid()
+
+    def list(self, *, refresh: bool = False, featured: bool = True) -> builtins.list[Model]:
         """The featured models (``GET /models/featured``), or all public ones with
         ``featured=False`` (``GET /models/list``). ``refresh=True`` re-fetches."""
         asked = time.monotonic()
         entry = self._cache.get(featured)
         if entry is not None and not refresh and asked - entry[0] < C.MODELS_CACHE_TTL:
             return list(entry[1])
+        if self._pid != os.getpid():
+            # In a forked child the parent's fetching threads are gone: start afresh.
+            self._reset_sync()
         with self._lock:
-            entry = self._cache.get(featured)
-            # Another thread fetched while this one waited: its answer is fresh enough.
-            if entry is not None and (
-                entry[0] >= asked or (not refresh and asked - entry[0] < C.MODELS_CACHE_TTL)
-            ):
-                return list(entry[1])
-            path = "/models/featured" if featured else "/models/list"
-            data = self._transport.request("GET", path, needs_auth=False).json()
-            if not isinstance(data, list):
-                raise APIResponseValidationError(
-                    f"GET {path} should return a JSON array of models, got {type(data).__name__}",
-                    body=data,
-                )
-            models = [Model.from_wire(item) for item in data if isinstance(item, dict)]
-            self._cache[featured] = (time.monotonic(), models)
-            return list(models)
+            fetch = self._inflight.get(featured)
+            # A fetch still running answers after this call was made: fresh enough even
+            # for refresh=True, so many refreshing threads still make one request.
+            owner = fetch is None
+            if owner:
+                fetch = self._inflight[featured] = _Fetch()
+        assert fetch is not None
+        if owner:
+            try:
+                fetch.models = self._fetch(featured)
+                self._cache[featured] = (time.monotonic(), fetch.models)
+            except BaseException as exc:
+                fetch.error = exc
+                raise
+            finally:
+                with self._lock:
+                    if self._inflight.get(featured) is fetch:
+                        del self._inflight[featured]
+                fetch.done.set()
+        else:
+            fetch.done.wait()
+            if fetch.error is not None:
+                raise fetch.error
+        return list(fetch.models)
+
+    def _fetch(self, featured: bool) -> builtins.list[Model]:
+        path = "/models/featured" if featured else "/models/list"
+        data = self._transport.request("GET", path, needs_auth=False).json()
+        if not isinstance(data, list):
+            raise APIResponseValidationError(
+                f"GET {path} should return a JSON array of models, got {type(data).__name__}",
+                body=data,
+            )
+        return [Model.from_wire(item) for item in data if isinstance(item, dict)]
 
     def text_models(self, *, refresh: bool = False) -> builtins.list[str]:
         """Names of the featured text models (``type == "text-generation"``)."""
