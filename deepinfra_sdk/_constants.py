@@ -35,6 +35,9 @@ MODELS_CACHE_TTL = 600.0
 # Streams: bytes asked of one socket read, and the largest single event accepted.
 STREAM_READ_SIZE = 65536
 MAX_EVENT_BYTES = 64 * 1024 * 1024
+# After [DONE], how long and how much to read to reach the body's end (to pool the connection).
+DRAIN_MAX_WAIT = 0.1
+DRAIN_MAX_BYTES = 65536
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 DEFAULT_IMAGE_MODEL = "stabilityai/sd3.5"

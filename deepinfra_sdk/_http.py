@@ -259,6 +259,43 @@ class HTTPResponse:
             err.request_id = self.request_id
             raise err from exc
 
+    def release_after_end(self, max_wait: float = C.DRAIN_MAX_WAIT) -> None:
+        """After the last event: read what is left of the body if it arrives within
+        ``max_wait`` seconds (then the connection goes back to the pool), else close it.
+
+        A server that keeps sending (keep-alive comments after ``[DONE]``) or never ends a
+        body cannot hold the caller's loop; it only costs that connection.
+        """
+        framed = "content-length" in self.headers or "chunked" in self.headers.get(
+            "transfer-encoding", ""
+        )
+        if not framed:
+            # A close-delimited body ends only when the server closes: not reusable anyway.
+            self._resp.close()
+            return
+        raw = self._raw
+        sock = self._socket()
+        until = time.monotonic() + max_wait
+        left = C.DRAIN_MAX_BYTES
+        try:
+            while left > 0:
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    break
+                if sock is not None:
+                    sock.settimeout(remaining)
+                data = raw.read1(left)
+                if not data:
+                    break
+                left -= len(data)
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+            logger.debug(
+                "%s %s: the body did not end cleanly after the last event", self.method, self.path
+            )
+        # A body read to its end released the connection to the pool already; anything
+        # else makes close() drop the connection instead of pooling it half-read.
+        self._resp.close()
+
     def _deadline_error(self) -> APITimeoutError:
         return APITimeoutError(
             f"{self.method} {self.path}: the total timeout ran out while the body was "

@@ -287,7 +287,9 @@ class ChatStream:
                 if failure is not None:
                     raise failure
                 if self.done:
-                    self._finish_body()
+                    # Only the end of the body is left: pool the connection if it
+                    # comes at once, close it otherwise (never wait on the caller's time).
+                    self._response.release_after_end()
                     return
             self._decoder.close()
             if self.finish_reason is None:
@@ -332,18 +334,6 @@ class ChatStream:
                 acc.role = delta.role
             if choice.finish_reason:
                 acc.finish_reason = choice.finish_reason
-
-    def _finish_body(self) -> None:
-        # After [DONE] only the end of the body is left; reading it lets the connection
-        # go back to the pool. A close-delimited body cannot be reused, so just close.
-        headers = getattr(self._response, "headers", {})
-        if "content-length" in headers or "chunked" in headers.get("transfer-encoding", ""):
-            try:
-                for _ in self._response.iter_bytes():
-                    pass
-            except APIError:
-                logger.debug("the body did not end cleanly after [DONE]")
-        self._response.close()
 
     # -- closing -----------------------------------------------------------------------------
 

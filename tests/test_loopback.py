@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Callable
 
 import pytest
 
@@ -271,32 +274,71 @@ def test_models_images_embeddings_end_to_end(emu: Emulator, tmp_path: object) ->
         assert b64.embeddings[0] == pytest.approx(emb.embeddings[0], rel=1e-6)
 
 
-def test_a_compressed_body_is_decoded_even_though_identity_was_asked() -> None:
-    import gzip
-    import json as _json
-    import socket
-
-    body = gzip.compress(_json.dumps([]).encode())
+def _raw_server(
+    script: Callable[[socket.socket], None],
+) -> tuple[str, threading.Thread, socket.socket]:
+    """A one-connection HTTP server on loopback whose answer is written by ``script``."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    port = listener.getsockname()[1]
 
     def serve() -> None:
         conn, _ = listener.accept()
         with conn:
             conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-                + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
+            with contextlib.suppress(OSError):
+                script(conn)
 
-    server = threading.Thread(target=serve)
-    server.start()
+    thread = threading.Thread(target=serve)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread, listener
+
+
+def test_the_loop_ends_at_done_even_if_the_server_keeps_the_body_open() -> None:
+    def script(conn: socket.socket) -> None:
+        def chunk(data: bytes) -> bytes:
+            return b"%x\r\n%s\r\n" % (len(data), data)
+
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunk(
+                b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n'
+            )
+            + chunk(b"data: [DONE]\n\n")
+        )
+        for _ in range(10):  # keep-alive comments after [DONE], for 3 s
+            time.sleep(0.3)
+            conn.sendall(chunk(b": ping\n\n"))
+
+    url, thread, listener = _raw_server(script)
     try:
-        with DeepInfraClient(base_url=f"http://127.0.0.1:{port}") as client:
+        with DeepInfraClient(base_url=url) as client:
+            started = time.monotonic()
+            with client.chat.completions.create(model=MODEL, messages=MSGS, stream=True) as stream:
+                assert "".join(stream.iter_text()) == "hi"
+            assert time.monotonic() - started < 1.0
+            assert stream.done
+    finally:
+        thread.join()
+        listener.close()
+
+
+def test_a_compressed_body_is_decoded_even_though_identity_was_asked() -> None:
+    import gzip
+
+    body = gzip.compress(b"[]")
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+
+    url, thread, listener = _raw_server(script)
+    try:
+        with DeepInfraClient(base_url=url) as client:
             assert client.models.list() == []
     finally:
-        server.join()
+        thread.join()
         listener.close()

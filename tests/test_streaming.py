@@ -40,6 +40,9 @@ class ScriptedResponse:
     def close(self) -> None:
         self.closed += 1
 
+    def release_after_end(self) -> None:
+        self.close()
+
     def abort(self) -> None:
         self.aborted += 1
 
