@@ -50,8 +50,9 @@ USER_AGENT = (
 _POST_RETRY_STATUSES = frozenset({429, 503})
 # GETs are idempotent, so gateway failures may be retried too.
 _GET_RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# With an explicit Retry-After, the server asks for a retry; honour it on these.
-_RETRY_AFTER_STATUSES = frozenset({408, 423, 425, 429, 500, 502, 503, 504})
+# With an explicit Retry-After a GET may also be retried on these. A POST never is: a
+# 5xx means the request reached a server that may have done (and billed) the work.
+_GET_RETRY_AFTER_STATUSES = frozenset({408, 423, 425, 500})
 
 
 def _parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
@@ -463,9 +464,12 @@ class HTTPTransport:
                     )
                 error, retry_after = self._status_error(resp, method, path)
                 cause = error
-                retryable = status in (_GET_RETRY_STATUSES if is_get else _POST_RETRY_STATUSES) or (
-                    retry_after is not None and status in _RETRY_AFTER_STATUSES
-                )
+                if is_get:
+                    retryable = status in _GET_RETRY_STATUSES or (
+                        retry_after is not None and status in _GET_RETRY_AFTER_STATUSES
+                    )
+                else:
+                    retryable = status in _POST_RETRY_STATUSES
             if not retryable or attempt >= config.max_retries:
                 if cause is error:
                     raise error

@@ -119,12 +119,23 @@ def test_post_is_not_retried_after_it_may_have_billed(
     assert sleeps == []
 
 
+@pytest.mark.parametrize("status", [408, 423, 500, 502, 504])
 @responses.activate(registry=OrderedRegistry)
-def test_post_500_with_retry_after_is_retried(client: DeepInfraClient, sleeps: list[float]) -> None:
-    responses.post(CHAT, status=500, headers={"Retry-After": "1"})
-    responses.post(CHAT, json=COMPLETION)
-    chat(client)
-    assert len(responses.calls) == 2
+def test_post_with_retry_after_on_a_status_that_may_have_billed_is_not_retried(
+    client: DeepInfraClient, sleeps: list[float], status: int
+) -> None:
+    responses.post(CHAT, status=status, headers={"Retry-After": "1"})
+    with pytest.raises(APIStatusError):
+        chat(client)
+    assert len(responses.calls) == 1
+    assert sleeps == []
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_get_500_with_retry_after_is_retried(client: DeepInfraClient, sleeps: list[float]) -> None:
+    responses.get(FEATURED, status=500, headers={"Retry-After": "1"})
+    responses.get(FEATURED, json=[])
+    assert client.models.list() == []
     assert sleeps == [1.0]
 
 
