@@ -80,24 +80,37 @@ def is_loopback_url(url: str) -> bool:
 
 
 def _check_key(key: str) -> str:
-    # A key with CR/LF or spaces would be rejected by the HTTP layer with an error that
-    # quotes the header value, i.e. the key itself: refuse it here without echoing it.
-    if not key or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+    # A key the HTTP layer cannot send would fail later with an error that quotes the
+    # header value, i.e. the key itself: refuse it here, without echoing it.
+    if not key:
         raise ValueError(
-            "the API key contains whitespace or control characters (a stray newline from "
-            "a file?); strip it before passing it or setting DEEPINFRA_API_KEY"
+            "api_key is empty: pass the key, or None to read DEEPINFRA_API_KEY from the environment"
+        )
+    if not all("!" <= ch <= "~" for ch in key):
+        raise ValueError(
+            "the API key contains whitespace, control or non-ASCII characters (a stray "
+            "newline from a file? a pasted quote?); DeepInfra keys are plain ASCII"
         )
     return key
+
+
+def redact_url(url: str) -> str:
+    """The URL without any ``user:password@`` part, for messages and reprs."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def _check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(
-            f"base_url must be an absolute http(s) URL such as {C.DEFAULT_BASE_URL!r}, got {url!r}"
+            f"base_url must be an absolute http(s) URL such as {C.DEFAULT_BASE_URL!r}, "
+            f"got {redact_url(url)!r}"
         )
     if parts.query or parts.fragment:
-        raise ValueError(f"base_url must not carry a query or fragment: {url!r}")
+        raise ValueError(f"base_url must not carry a query or fragment: {redact_url(url)!r}")
     return url.rstrip("/")
 
 
@@ -153,6 +166,13 @@ class ClientConfig:
         for name, value in headers.items():
             if any(ch in f"{name}{value}" for ch in "\r\n\0"):
                 raise ValueError(f"header {name!r} contains CR, LF or NUL; remove them")
+            try:
+                f"{name}: {value}".encode("latin-1")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"header {name!r} has characters HTTP headers cannot carry (only "
+                    "Latin-1); percent-encode or drop them"
+                ) from None
         config = cls(
             api_key=api_key,
             base_url=base_url,
@@ -177,8 +197,9 @@ class ClientConfig:
             if host not in _warned_insecure:
                 _warned_insecure.add(host)
                 warnings.warn(
-                    f"base_url {self.base_url!r} uses plain http: the API key would travel "
-                    "unencrypted; use https unless this host is on a trusted network",
+                    f"base_url {redact_url(self.base_url)!r} uses plain http: the API key "
+                    "would travel unencrypted; use https unless this host is on a trusted "
+                    "network",
                     UserWarning,
                     stacklevel=4,
                 )

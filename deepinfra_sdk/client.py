@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import _constants as C
-from ._config import ClientConfig, Timeout, TimeoutTypes
+from ._config import ClientConfig, Timeout, TimeoutTypes, redact_url
 from ._exceptions import NotFoundError
 from .resources import Chat, Embeddings, Images, Models
 
@@ -184,7 +184,7 @@ class DeepInfraClient:
 
     def __repr__(self) -> str:
         key = "set" if self._config.api_key else "none"
-        return f"<DeepInfraClient base_url={self._config.base_url!r} api_key={key}>"
+        return f"<DeepInfraClient base_url={redact_url(self._config.base_url)!r} api_key={key}>"
 
     # Pickling carries the configuration only; connections are rebuilt where it lands.
     def __getstate__(self) -> dict[str, Any]:

@@ -66,6 +66,33 @@ def test_key_with_newline_is_refused_without_echoing_it() -> None:
     assert "whitespace" in str(info.value)
 
 
+@pytest.mark.parametrize("key", ["sk-ключ", "sk\u00a0x", "sk x", "“sk-x”"])
+def test_keys_http_cannot_carry_are_refused_without_echoing_them(key: str) -> None:
+    with pytest.raises(ValueError, match="ASCII") as info:
+        ClientConfig.resolve(api_key=key)
+    assert key not in str(info.value)
+
+
+def test_an_empty_key_gets_its_own_message() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        ClientConfig.resolve(api_key="")
+
+
+def test_non_latin1_header_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="Latin-1"):
+        ClientConfig.resolve(default_headers={"X-Team": "команда"})
+
+
+def test_credentials_in_the_base_url_are_redacted() -> None:
+    from deepinfra_sdk import DeepInfraClient
+
+    client = DeepInfraClient(base_url="https://user:hunter2@proxy.example")
+    assert "hunter2" not in repr(client)
+    with pytest.raises(ValueError) as info:
+        ClientConfig.resolve(base_url="https://user:hunter2@proxy.example/?q=1")
+    assert "hunter2" not in str(info.value)
+
+
 def test_header_injection_is_refused() -> None:
     with pytest.raises(ValueError, match="CR, LF"):
         ClientConfig.resolve(default_headers={"X-A": "1\r\nX-B: 2"})
