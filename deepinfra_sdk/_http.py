@@ -16,6 +16,7 @@ import platform
 import random
 import socket
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Optional
 
@@ -140,6 +141,30 @@ def _translate(exc: BaseException, what: str) -> APIConnectionError:
     return APIConnectionError(f"{what}: {_describe(exc)}")
 
 
+def _scrubbed(exc: BaseException) -> BaseException:
+    """``exc`` with the local variables of its finished frames cleared, along its chain.
+
+    The cause is kept for the traceback, but urllib3's frames hold the request headers,
+    Authorization included, and error reporters that capture locals would record them.
+    """
+    seen: set[int] = set()
+    cur: Optional[BaseException] = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if cur.__traceback__ is not None:
+            traceback.clear_frames(cur.__traceback__)
+        cur = cur.__cause__ or cur.__context__
+    return exc
+
+
+def _passed(deadline: Optional[float]) -> bool:
+    return deadline is not None and time.monotonic() >= deadline - 0.01
+
+
+def _total_timeout(method: str, path: str, total: Optional[float]) -> APITimeoutError:
+    return APITimeoutError(f"{method} {path}: the total timeout of {total} s ran out")
+
+
 class HTTPResponse:
     """A response whose body is read on demand, with timeouts and abort from any thread."""
 
@@ -244,21 +269,21 @@ class HTTPResponse:
             if self._aborted:
                 raise APIConnectionError(
                     f"{self.method} {self.path}: the stream was closed while reading"
-                ) from exc
+                ) from _scrubbed(exc)
             if isinstance(exc, (ValueError, AttributeError)) and not isinstance(
                 exc, urllib3.exceptions.HTTPError
             ):
                 # urllib3 raises these when the connection was torn down under it.
                 raise APIConnectionError(
                     f"{self.method} {self.path}: the connection closed while reading"
-                ) from exc
+                ) from _scrubbed(exc)
             if deadline is not None and time.monotonic() >= deadline - 0.01:
                 # The last read was cut short by the deadline, not by a silent server.
-                raise self._deadline_error() from exc
+                raise self._deadline_error() from _scrubbed(exc)
             err = _translate(exc, f"{self.method} {self.path}: reading the response")
             err.status_code = self.status_code
             err.request_id = self.request_id
-            raise err from exc
+            raise err from _scrubbed(exc)
 
     def release_after_end(self, max_wait: float = C.DRAIN_MAX_WAIT) -> None:
         """After the last event: read what is left of the body if it arrives within
@@ -420,11 +445,14 @@ class HTTPTransport:
         url = config.base_url + path
         timeout = config.timeout
         is_get = method == "GET"
-        first_byte = min(timeout.read, timeout.total) if timeout.total else timeout.read
+        # The total deadline covers every attempt and the waits between them.
+        deadline = time.monotonic() + timeout.total if timeout.total is not None else None
         attempt = 0
         while True:
             started = time.monotonic()
-            deadline = started + timeout.total if timeout.total is not None else None
+            first_byte = timeout.read
+            if deadline is not None:
+                first_byte = min(first_byte, max(deadline - started, 0.001))
             retry_after: Optional[float] = None
             try:
                 resp = self._session.request(
@@ -442,15 +470,17 @@ class HTTPTransport:
                 # requests quotes the offending header value, which may be the key.
                 raise APIConnectionError(
                     f"{method} {path}: a header value is invalid (check default_headers)"
-                ) from (None if "Bearer" in str(exc) else exc)
+                ) from (None if "Bearer" in str(exc) else _scrubbed(exc))
             except (requests.exceptions.RequestException, OSError) as exc:
                 error: APIError = _translate(exc, f"{method} {path}")
+                if isinstance(error, APITimeoutError) and _passed(deadline):
+                    error = _total_timeout(method, path, timeout.total)
                 # A POST that may have reached the server could already be billed.
                 retryable = _is_connect_phase(exc) or (
                     is_get and not isinstance(exc, requests.exceptions.InvalidURL)
                 )
                 self._log_failure(method, path, started, error)
-                cause: BaseException = exc
+                cause: BaseException = _scrubbed(exc)
             else:
                 status = resp.status_code
                 self._log_status(method, path, status, started)
@@ -483,6 +513,9 @@ class HTTPTransport:
                     retry_after or 0.0,
                     C.RETRY_AFTER_CAP,
                 )
+                raise error
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                logger.info("%s %s: not retrying, the total timeout would pass", method, path)
                 raise error
             attempt += 1
             logger.info(

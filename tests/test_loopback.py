@@ -342,3 +342,33 @@ def test_a_compressed_body_is_decoded_even_though_identity_was_asked() -> None:
     finally:
         thread.join()
         listener.close()
+
+
+def test_the_total_timeout_covers_retries_too(emu: Emulator) -> None:
+    emu.inject(Fault(stall=3.0), times=3, route="/models/featured")
+    with make_client(emu, timeout=Timeout(connect=2, read=5, total=0.5)) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="total timeout"):
+            client.models.list()
+        assert time.monotonic() - started < 1.5
+    assert emu.request_count("/models/featured") == 1  # no retry could fit in the deadline
+
+
+def test_the_key_is_not_in_the_locals_of_a_chained_transport_error() -> None:
+    import traceback
+
+    from .conftest import TEST_KEY
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now: connection refused
+    with DeepInfraClient(TEST_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0) as client:
+        with pytest.raises(APIConnectionError) as info:
+            client.chat.completions.create(model=MODEL, messages=MSGS)
+    cause = info.value.__cause__
+    assert cause is not None  # raised from the cause, as it should be
+    # The cause's chain: our transport's frame and requests'/urllib3's below it.
+    text = "".join(traceback.TracebackException.from_exception(cause, capture_locals=True).format())
+    assert "urllib3" in text  # the chain is there ...
+    assert TEST_KEY not in text  # ... without the headers its frames held
