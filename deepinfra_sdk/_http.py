@@ -438,7 +438,16 @@ class HTTPTransport:
         auth = self._auth(needs_auth, path)
         data: Optional[bytes] = None
         if json_body is not None:
-            data = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            try:
+                body = json.dumps(
+                    json_body, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+                )
+            except ValueError:
+                raise ValueError(
+                    "the request holds NaN or infinity, which JSON cannot carry: check "
+                    "numeric options such as temperature or top_p"
+                ) from None
+            data = body.encode()
             headers["Content-Type"] = "application/json"
         if accept:
             headers["Accept"] = accept

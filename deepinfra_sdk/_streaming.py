@@ -318,11 +318,22 @@ class ChatStream:
         for choice in chunk.choices:
             acc = choices.get(choice.index)
             if acc is None:
+                if type(choice.index) is not int:
+                    raise APIResponseValidationError(
+                        f"a stream chunk has a choice index that is not a number: {choice.index!r}"
+                    )
                 acc = choices[choice.index] = _Choice()
             delta = choice.delta
-            if delta.content:
-                acc.content.append(delta.content)
+            content = delta.content
+            if content:
+                if type(content) is not str:
+                    raise APIResponseValidationError(
+                        f"a stream chunk's content is not text: {content!r:.100}"
+                    )
+                acc.content.append(content)
             if delta.reasoning_content:
+                if type(delta.reasoning_content) is not str:
+                    raise APIResponseValidationError("a stream chunk's reasoning is not text")
                 acc.reasoning.append(delta.reasoning_content)
             if delta.tool_calls:
                 for tc in delta.tool_calls:

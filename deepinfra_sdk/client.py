@@ -154,7 +154,7 @@ class DeepInfraClient:
         except NotFoundError as err:
             if model:
                 replacement = self.models.replacement_for(model)
-                if replacement:
+                if replacement and replacement not in err.message:
                     if "deprecated" in err.message.lower():
                         note = f"; use {replacement!r} instead"
                     else:

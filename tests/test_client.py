@@ -462,3 +462,31 @@ def test_chat_and_embeddings_check_model_names_before_sending(
         with pytest.raises(ValueError, match="owner/name"):
             client.embeddings.create(model=model, input="x")
         assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "fragment"),
+    [
+        ("application/json", '{"error": {"message": "quota exceeded"}}', "quota exceeded"),
+        ("text/html", "<html>proxy says no</html>", "proxy says no"),
+    ],
+)
+@responses.activate
+def test_a_stream_answered_with_something_else_says_what_came(
+    client: DeepInfraClient, content_type: str, body: str, fragment: str
+) -> None:
+    responses.post(CHAT, body=body, content_type=content_type)
+    with pytest.raises(APIResponseValidationError, match="expected an event stream") as info:
+        client.chat.completions.create(model="m/x", messages=MSGS, stream=True)
+    assert fragment in str(info.value)
+    assert info.value.status_code == 200
+
+
+@responses.activate
+def test_unset_image_extras_and_nan_never_reach_the_wire(client: DeepInfraClient) -> None:
+    responses.post(REMOTE + "/v1/inference/stabilityai/sd3.5", json=NATIVE)
+    client.images.generate("a cat", webhook=None, scheduler="euler")
+    assert json.loads(responses.calls[0].request.body) == {"prompt": "a cat", "scheduler": "euler"}
+    with pytest.raises(ValueError, match="NaN"):
+        client.chat.completions.create(model="m/x", messages=MSGS, temperature=float("nan"))
+    assert len(responses.calls) == 1

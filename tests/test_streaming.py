@@ -336,3 +336,17 @@ def test_reading_text_during_the_stream_sees_each_piece_once() -> None:
     seen = [stream.text for _ in stream]
     assert seen == ["", " Hello", " Hello, world", " Hello, world!", " Hello, world!"]
     assert stream.text == " Hello, world!"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"choices": [{"index": "0", "delta": {"content": "x"}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"content": 5}, "finish_reason": None}]},
+    ],
+)
+def test_malformed_chunks_are_validation_errors(bad: dict[str, Any]) -> None:
+    stream = ChatStream(ScriptedResponse([frame(chunk("ok")) + frame(bad)]), model="m/x")
+    with pytest.raises(APIResponseValidationError) as info:
+        list(stream)
+    assert info.value.partial_text == "ok"

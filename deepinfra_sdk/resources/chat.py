@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 from .. import _constants as C
+from .._error_body import decode_body, error_message
 from .._exceptions import APIResponseValidationError
 from .._streaming import ChatStream
 from .._validation import check_messages, check_model_name, without_none
@@ -127,6 +128,17 @@ class Completions(Resource):
         if stream:
             payload["stream"] = True
             response = client._send("POST", _PATH, payload, model=model, stream=True)
+            content_type = response.headers.get("content-type", "")
+            if content_type and not content_type.startswith("text/event-stream"):
+                # A proxy's error page or a server ignoring "stream": say what came back.
+                body = decode_body(response.read())
+                raise APIResponseValidationError(
+                    f"expected an event stream but the server sent {content_type}: "
+                    f"{error_message(body) or 'no error message in the body'}",
+                    status_code=response.status_code,
+                    body=body,
+                    request_id=response.request_id,
+                )
             return ChatStream(response, model=model)
         data = client._send("POST", _PATH, payload, model=model).json()
         if not isinstance(data, dict) or "choices" not in data:

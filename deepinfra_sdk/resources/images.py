@@ -104,7 +104,7 @@ def _native_payload(
     fields: dict[str, Any], extra: dict[str, Any], *, model: str, cog: Optional[bool]
 ) -> dict[str, Any]:
     """The flat body of ``/v1/inference``, or ``{"input": ...}`` for Cog-style models."""
-    body = {**fields, **extra}
+    body = {**fields, **without_none(extra)}
     if not (model in C.COG_STYLE_MODELS if cog is None else cog):
         return body
     if "num_images" in body:
@@ -139,7 +139,7 @@ def _openai_payload(fields: dict[str, Any], extra: dict[str, Any], *, model: str
             "response_format": "b64_json",
         }
     )
-    payload.update(extra)
+    payload.update(without_none(extra))
     return payload
 
 
