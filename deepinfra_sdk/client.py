@@ -41,7 +41,9 @@ class DeepInfraClient:
 
     Use it as a context manager, or call :meth:`close`, to release pooled connections.
     The client pickles as its configuration and rebuilds its connections lazily, also
-    after ``os.fork()``.
+    after ``os.fork()``. A ``session`` you passed in is not carried over to the copy or
+    the child (its pooled sockets belong to this process): they build their own session
+    from the same configuration (base URL, key, timeouts, headers, proxy).
     """
 
     models: Models
