@@ -11,6 +11,7 @@ so it can test the SDK, and any other client, honestly::
         emu.inject(Fault(drop="after_events", after_events=3))
         ...
         assert emu.request_count("/v1/openai/chat/completions", method="POST") == 2
+        print(emu.connections_accepted)                   # TCP connections (keep-alive reuse)
 
 Routes (shapes as in wire.md): ``GET /models/featured``, ``GET /models/list`` (no auth),
 ``GET /models/{owner}/{name}``, ``GET /v1/openai/models[/{id}]``,

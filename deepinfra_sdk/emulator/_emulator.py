@@ -51,6 +51,7 @@ class Emulator:
             emu.inject(Fault(status=429, retry_after="1"), route="/v1/openai/chat")
             ...
             assert emu.request_count("/v1/openai/chat/completions") == 2
+            print(emu.connections_accepted)  # TCP connections: fewer than requests if reused
 
     ``api_keys`` None accepts any non-empty bearer token; ``require_auth=False`` also serves
     requests without ``Authorization`` (a present but wrong key is still refused).
@@ -167,6 +168,18 @@ class Emulator:
         return self._server.connection_count() if self._server is not None else 0
 
     @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since :meth:`start` or the last :meth:`reset`.
+
+        Each is counted when the listener accepts it, before any request on it is read
+        (one that never sends a request counts too). Fewer connections than requests proves
+        keep-alive reuse from the server's side: five sequential requests on one
+        ``requests.Session`` count one, while ``framing="close"`` streams count one each.
+        Safe to read from any thread.
+        """
+        return self._state.connections
+
+    @property
     def api_key(self) -> str:
         """A key this emulator accepts: the first of ``api_keys``, else ``emulator-key``."""
         keys = self._state.api_keys
@@ -267,5 +280,7 @@ class Emulator:
         return self._state.errors
 
     def reset(self) -> None:
-        """Forget requests (and their counts) and queued faults."""
+        """Forget requests (and their counts), queued faults, and zero
+        :attr:`connections_accepted` (connections already open stay open and are not
+        counted again)."""
         self._state.reset()

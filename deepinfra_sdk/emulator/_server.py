@@ -1,9 +1,10 @@
 """The HTTP/1.1 server: threads, connections, request parsing, faults, and shutdown.
 
 One daemon thread per connection (``ThreadingMixIn``), persistent connections, a deep
-listen backlog. Every connection is tracked so :meth:`Server.stop_connections` can wake
-and end them all; resets are real (``SO_LINGER`` 0, then close, so the peer sees
-ECONNRESET), and a peer that vanishes mid-response only ends its own thread, quietly.
+listen backlog. Each accepted connection is counted in the state (so tests can see
+keep-alive reuse) and tracked so :meth:`Server.stop_connections` can wake and end them all;
+resets are real (``SO_LINGER`` 0, then close, so the peer sees ECONNRESET), and a peer that
+vanishes mid-response only ends its own thread, quietly.
 """
 
 from __future__ import annotations
@@ -380,6 +381,7 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
                 return
             except OSError:
                 return  # e.g. the peer gave up before accept, or too many open files
+            self.state.accepted()
             request.setblocking(True)
             self.process_request(request, client_address)
 

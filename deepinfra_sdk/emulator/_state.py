@@ -1,4 +1,5 @@
-"""The emulator's shared, thread-safe state: settings, recorded requests, queued faults."""
+"""The emulator's shared, thread-safe state: settings, recorded requests, queued faults and
+the count of accepted connections."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ __all__ = ["State"]
 
 class State:
     """What every connection thread reads and updates. Settings are plain attributes (the
-    :class:`~deepinfra_sdk.emulator.Emulator` validates them); lists change under a lock."""
+    :class:`~deepinfra_sdk.emulator.Emulator` validates them); lists and counts change under
+    a lock."""
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class State:
         self.requests: List[RecordedRequest] = []
         self.errors: List[str] = []
         self.faults = FaultQueue()
+        self._connections = 0
         self._lock = threading.Lock()
 
     def authorized(self, header: Optional[str]) -> bool:
@@ -72,10 +75,22 @@ class State:
                 and (wanted is None or r.method == wanted)
             )
 
+    def accepted(self) -> None:
+        """Count a TCP connection the listener has just accepted."""
+        with self._lock:
+            self._connections += 1
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since start (or the last :meth:`reset`)."""
+        with self._lock:
+            return self._connections
+
     def reset(self) -> None:
-        """Forget requests and faults."""
+        """Forget requests, the accepted-connection count and faults."""
         with self._lock:
             self.requests.clear()
+            self._connections = 0
         self.faults.clear()
 
     def error(self, text: str) -> None:

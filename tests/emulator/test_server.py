@@ -170,7 +170,47 @@ def test_many_concurrent_slow_streams_finish_together() -> None:
         one_stream = (tokens + 2) * delay
         assert elapsed < one_stream + 2.0, f"{count} streams took {elapsed:.2f}s"
         assert emu.request_count(CHAT) == count
+        assert emu.connections_accepted == count
     assert wait_for_threads(baseline) == baseline
+
+
+@pytest.mark.parametrize(
+    ("framing", "accepted"), [("chunked", 1), ("content-length", 1), ("close", 5)]
+)
+def test_connections_accepted_shows_keep_alive_reuse(
+    emulator: Emulator, session: requests.Session, framing: str, accepted: int
+) -> None:
+    emulator.framing = framing
+    assert emulator.connections_accepted == 0
+    for _ in range(5):
+        r = session.post(emulator.url + CHAT, json=chat_body(stream=True, max_tokens=3))
+        assert r.status_code == 200
+        assert sse_payloads(r.content)[-1] == "[DONE]"  # read to the end: the pool reuses it
+    assert emulator.request_count(CHAT) == 5
+    assert emulator.connections_accepted == accepted
+
+
+def test_connections_accepted_is_zeroed_by_reset(
+    emulator: Emulator, session: requests.Session
+) -> None:
+    for _ in range(3):
+        assert session.get(emulator.url + "/models/list").status_code == 200
+    assert emulator.connections_accepted == 1
+    emulator.reset()
+    assert emulator.connections_accepted == 0
+    assert emulator.request_count() == 0
+    # The session's connection was accepted before the reset: it is not counted again.
+    assert session.get(emulator.url + "/models/list").status_code == 200
+    assert emulator.connections_accepted == 0
+    assert emulator.request_count() == 1
+    # A connection is counted when accepted, before (and without) any request on it.
+    with RawConnection(emulator.port), RawConnection(emulator.port):
+        deadline = time.monotonic() + 2
+        while emulator.connections_accepted < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emulator.connections_accepted == 2
+    assert emulator.request_count() == 1
+    assert Emulator().connections_accepted == 0  # never started
 
 
 def test_main_serves_until_interrupted() -> None:
