@@ -39,7 +39,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from . import _constants as C
 from ._exceptions import (
@@ -72,10 +72,16 @@ Handler = Callable[[argparse.Namespace], int]
 
 DEMO_PROMPT = "In two sentences: what can I build with the DeepInfra API?"
 DEMO_IMAGE_PROMPT = "a lighthouse on a rocky coast at dusk, oil painting"
+DEMO_TOKEN_DELAY = 0.02  # seconds between the demo's streamed tokens: visibly a stream
 
 
 class UsageError(Exception):
     """A problem with the command line that argparse cannot see (exit code 2)."""
+
+
+class CommandError(Exception):
+    """A failure outside the API (saving an output, starting the local emulator), already
+    worded as the one line the user sees (exit code 1)."""
 
 
 class StreamBroken(Exception):
@@ -92,8 +98,34 @@ class StreamBroken(Exception):
 
 def _out(text: str) -> None:
     """Write data to stdout and flush, so a pipe sees it at once."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    with _saving("stdout"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _os_reason(err: OSError) -> str:
+    """``No space left on device`` rather than ``[Errno 28] No space left on device: 'x'``."""
+    return str(err.strerror or err)
+
+
+@contextlib.contextmanager
+def _saving(path: Union[str, os.PathLike[str]]) -> Iterator[None]:
+    """Turn an OSError raised while saving an output into ``cannot write PATH: why``.
+
+    PATH is the file the system names (the destination of a rename first), else ``path``,
+    what the command was asked to write. A broken pipe passes through: the reader of stdout
+    went away, which :func:`main` treats quietly.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        named = (
+            n for n in (err.filename2, err.filename) if isinstance(n, (str, bytes, os.PathLike))
+        )
+        where = next(named, path)
+        raise CommandError(f"cannot write {os.fsdecode(where)}: {_os_reason(err)}") from err
 
 
 def _err(text: str) -> None:
@@ -193,7 +225,12 @@ def _emulator(token_delay: Optional[float] = None) -> Iterator[Emulator]:
     from .emulator import Emulator
 
     kwargs: dict[str, Any] = {} if token_delay is None else {"token_delay": token_delay}
-    with Emulator(**kwargs) as emu:
+    emu = Emulator(**kwargs)
+    try:
+        emu.start()
+    except OSError as err:  # no free port, no loopback, too many open files
+        raise CommandError(f"cannot start the local emulator: {_os_reason(err)}") from err
+    with emu:
         yield emu
 
 
@@ -281,28 +318,33 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _consume_stream(stream: ChatStream, *, echo: bool) -> ChatCompletion:
-    """Read a chat stream to its end, echoing the text to stdout as it arrives.
+def _consume_stream(stream: ChatStream, *, echo: bool, indent: str = "") -> ChatCompletion:
+    """Read a chat stream to its end, echoing the text to stdout as it arrives, then a newline.
 
-    What was printed stays printed: a failure after the first chunk becomes
-    :class:`StreamBroken`, and Ctrl-C ends the line before it propagates (the caller's
-    ``with stream:`` closes the connection).
+    With ``indent``, the echoed answer starts with it and loses its leading whitespace
+    (answers often start with a space). What was printed stays printed: a failure after
+    part of the answer was echoed ends the line and becomes :class:`StreamBroken`, and
+    Ctrl-C ends the line before it propagates (the caller's ``with stream:`` closes the
+    connection).
     """
+    started = False  # part of a line is on stdout (set before the write: Ctrl-C may hit it)
     try:
         if echo:
             for piece in stream.iter_text():
-                _out(piece)
+                text = piece if started or not indent else indent + piece.lstrip()
+                started = True
+                _out(text)
         else:
             for _ in stream:
                 pass
     except APIError as err:
-        if not echo or stream.chunks_received == 0:
+        if not started:
             raise  # nothing was printed: a plain API error
         _out("\n")
         raise StreamBroken(err, len(stream.text)) from err
     except KeyboardInterrupt:
-        if echo and stream.text:
-            _out("\n")  # keep the shell prompt off the partial answer
+        if started:
+            _out("\n")  # keep the "interrupted" line and the shell prompt off the answer
         raise
     if echo:
         _out("\n")
@@ -318,7 +360,8 @@ def _default_image_path(prompt: str) -> Path:
 def _save_images(image: ImageResponse, target: Path) -> list[str]:
     """Write inline images to ``target`` (``stem-i`` for several); URLs are passed on as is."""
     if not any(_is_url(i) for i in image.images):
-        return [str(p) for p in image.save(target)]
+        with _saving(target):
+            return [str(p) for p in image.save(target)]
     written: list[str] = []
     for index, item in enumerate(image.images):
         if _is_url(item):
@@ -326,7 +369,8 @@ def _save_images(image: ImageResponse, target: Path) -> list[str]:
             continue
         many = len(image.images) > 1
         dest = target.with_name(f"{target.stem}-{index}{target.suffix}") if many else target
-        written.extend(str(p) for p in image.save(dest, index=index))
+        with _saving(dest):
+            written.extend(str(p) for p in image.save(dest, index=index))
     return written
 
 
@@ -399,13 +443,14 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Tour the SDK against an in-process emulator: models, a streamed chat, an image, costs."""
-    out_dir = Path(args.out_dir) if args.out_dir else Path.cwd() / "deepinfra-demo"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with _saving(args.out_dir or "deepinfra-demo"):
+        out_dir = Path(args.out_dir) if args.out_dir else Path.cwd() / "deepinfra-demo"
+        out_dir.mkdir(parents=True, exist_ok=True)
     _out(
         f"deepinfra {__version__} demo, against a local emulator: no key, no network, "
         "nothing billed (costs below are what the emulator reports)\n\n"
     )
-    with _client(args, token_delay=0.02) as client:
+    with _client(args, token_delay=args.token_delay) as client:
         text_models = client.models.text_models()
         image_models = client.models.image_models()
         current = [m.model_name for m in client.models.list() if not m.is_deprecated]
@@ -416,18 +461,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"(e.g. {', '.join(examples)})\n\n"
         )
 
-        _out(f"2. chat with {C.DEFAULT_MODEL}, streamed as it arrives:\n   ")
+        _out(f"2. chat with {C.DEFAULT_MODEL}, streamed as it arrives:\n")
         with client.chat.completions.create(
             model=C.DEFAULT_MODEL,
             messages=[{"role": "user", "content": DEMO_PROMPT}],
             stream=True,
         ) as stream:
-            pieces = stream.iter_text()
-            _out(next(pieces, "").lstrip())  # answers often start with a space
-            for piece in pieces:
-                _out(piece)
-            usage = stream.usage
-        _out("\n\n")
+            usage = _consume_stream(stream, echo=True, indent="   ").usage
+        _out("\n")
         chat_cost = usage.estimated_cost if usage else None
         _report_cost(args, "chat", chat_cost, _usage_detail(usage))
 
@@ -438,9 +479,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 DEMO_IMAGE_PROMPT, model=C.DEFAULT_IMAGE_MODEL, width=512, height=512, seed=7
             ),
         )
-        path = image.save(out_dir / "demo-image")[0]
+        with _saving(out_dir / "demo-image"):
+            path = image.save(out_dir / "demo-image")[0]
+            size = path.stat().st_size
         image_cost = image.inference_status.cost if image.inference_status else None
-        _out(f"   wrote {path} (512x512, {path.stat().st_size} bytes)\n\n")
+        _out(f"   wrote {path} (512x512, {size} bytes)\n\n")
         _report_cost(args, "image", image_cost, "")
 
     total = sum(c for c in (chat_cost, image_cost) if c is not None)
@@ -479,13 +522,16 @@ def _broken_message(err: StreamBroken, target: str) -> str:
 
 
 def _os_message(err: OSError, target: str) -> str:
-    where = f" {err.filename}" if err.filename else ""
-    return f"cannot write{where}: {err.strerror or err}"
+    # Saving outputs and starting the emulator raise CommandError: this is anything else.
+    named = err.filename2 or err.filename
+    where = f" ({os.fsdecode(named)})" if isinstance(named, (str, bytes, os.PathLike)) else ""
+    return f"system error: {_os_reason(err)}{where}"
 
 
 # The first matching class decides the exit code and the message; order matters.
 _ERRORS: tuple[tuple[type[BaseException], int, Callable[[Any, str], str]], ...] = (
     (StreamBroken, EXIT_API_ERROR, _broken_message),
+    (CommandError, EXIT_API_ERROR, lambda e, t: str(e)),
     (AuthenticationError, EXIT_API_ERROR, _auth_message),
     (NotFoundError, EXIT_API_ERROR, lambda e, t: f"{e}; see `deepinfra models`"),
     (
@@ -565,6 +611,17 @@ def _verbose_option(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    """A non-negative, finite number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -638,6 +695,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out-dir", metavar="DIR", help="where the image goes (default ./deepinfra-demo)"
     )
+    # Hidden: slows the chat stream down, so a test can interrupt it midway.
+    p.add_argument("--token-delay", type=_seconds, default=DEMO_TOKEN_DELAY, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_demo)
     return parser
 

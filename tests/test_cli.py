@@ -10,6 +10,7 @@ emulator started by the test, for faults).
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import selectors
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -323,11 +324,16 @@ def test_ctrl_c_stops_the_stream_exits_130_and_keeps_the_text(env: dict[str, str
 
 def _read_some(fd: int, *, minimum: int, timeout: float) -> bytes:
     """Bytes from a pipe (or pty) as they arrive, until at least ``minimum`` came (or timeout)."""
+    return _read_until(fd, lambda data: len(data) >= minimum, timeout=timeout)
+
+
+def _read_until(fd: int, done: Callable[[bytes], bool], *, timeout: float) -> bytes:
+    """Bytes from a pipe (or pty) as they arrive, until ``done(data)`` (or EOF, or timeout)."""
     data = b""
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
-        while len(data) < minimum and time.monotonic() < deadline:
+        while not done(data) and time.monotonic() < deadline:
             if sel.select(timeout=0.2):
                 try:
                     chunk = os.read(fd, 4096)
@@ -425,6 +431,73 @@ def test_image_output_dir_missing_fails_before_sending(
     assert result.returncode == 2
     assert_one_error_line(result, "does not exist")
     assert emu.request_count() == before
+
+
+def test_image_write_failure_names_the_file(env: dict[str, str], tmp_path: Path) -> None:
+    # -o names a directory, so the image goes to DIR/image.png: make that a directory too.
+    blocker = tmp_path / "out.png" / "image.png"
+    (blocker / "keep").mkdir(parents=True)
+    result = run(
+        env,
+        "image",
+        "-",
+        "a cat",
+        "--local",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "-o",
+        str(tmp_path / "out.png"),
+    )
+    assert result.returncode == 1
+    assert_one_error_line(result, f"cannot write {blocker}: Is a directory")
+    assert result.stdout == ""
+    assert sorted(p.name for p in blocker.parent.iterdir()) == ["image.png"]  # no temp file
+
+
+def test_demo_out_dir_failure_names_the_directory(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    result = run(env, "demo", "--out-dir", str(tmp_path / "file" / "sub"))
+    assert result.returncode == 1
+    assert_one_error_line(result, f"cannot write {tmp_path / 'file' / 'sub'}: Not a directory")
+    assert result.stdout == ""  # checked before the tour starts
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_write_failure(env: dict[str, str]) -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*CLI, "models", "--local"],
+            env=env,
+            cwd=str(ROOT),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert_one_error_line(result, "cannot write stdout: No space left on device")
+
+
+@pytest.mark.parametrize("argv", [["models", "--local"], ["demo"]])
+def test_local_emulator_that_cannot_start(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: list[str],
+) -> None:
+    def no_port(self: Emulator) -> Emulator:
+        raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+
+    monkeypatch.setattr(Emulator, "start", no_port)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"deepinfra: error: cannot start the local emulator: {os.strerror(errno.EADDRINUSE)}\n"
+    )
 
 
 def test_image_urls_are_printed_not_saved(tmp_path: Path) -> None:
@@ -552,6 +625,23 @@ def test_error_table_maps_classes_to_exit_codes() -> None:
     assert code(cli.UsageError("bad")) == 2
     assert code(RuntimeError("a bug")) is None  # bugs keep their traceback
 
+    # An OSError from outside saving outputs (those say "cannot write PATH") or starting
+    # the emulator is not described as a write.
+    def message(err: BaseException) -> Optional[str]:
+        outcome = cli._exit_for(err, "https://example.invalid")
+        return None if outcome is None else outcome[1]
+
+    assert code(OSError(errno.EMFILE, "Too many open files")) == 1
+    assert message(OSError(errno.EMFILE, "Too many open files")) == (
+        "system error: Too many open files"
+    )
+    assert message(FileNotFoundError(errno.ENOENT, "No such file or directory", "x.txt")) == (
+        "system error: No such file or directory (x.txt)"
+    )
+    assert message(cli.CommandError("cannot write out.png: Is a directory")) == (
+        "cannot write out.png: Is a directory"
+    )
+
 
 @pytest.mark.parametrize(
     ("amount", "text"),
@@ -643,6 +733,59 @@ def test_demo_out_dir_and_verbose(env: dict[str, str], tmp_path: Path) -> None:
     assert "deepinfra: chat cost $" in result.stderr
     assert "deepinfra: image cost $" in result.stderr
     assert not (tmp_path / "deepinfra-demo").exists()
+
+
+def test_demo_ctrl_c_mid_stream_ends_the_line(env: dict[str, str], tmp_path: Path) -> None:
+    heading = b"streamed as it arrives:\n   "
+    proc = subprocess.Popen(
+        [*CLI, "demo", "--out-dir", str(tmp_path), "--token-delay", "0.1"],
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads touch the child
+    )
+    assert proc.stdout is not None
+    try:
+        # The heading and a few words of the answer (24 tokens, 0.1 s apart: 2.5 s in all).
+        received = _read_until(
+            proc.stdout.fileno(),
+            lambda data: heading in data and len(data.partition(heading)[2]) >= 10,
+            timeout=15,
+        )
+        assert heading in received
+        assert proc.poll() is None, "the whole answer arrived at once: not streamed"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    stdout = (received + out).decode()
+    stderr = err.decode()
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines() == ["deepinfra: interrupted"]
+    # The partial answer line is ended, so "interrupted" does not land at its end.
+    assert stdout.endswith("\n")
+    partial = stdout.splitlines()[-1]
+    assert partial.startswith("   ")
+    with Emulator() as emu:  # deterministic: the same model and prompt give the same answer
+        full = _sdk_answer(emu, cli.DEMO_PROMPT).strip()
+    assert full.startswith(partial.strip())
+    assert len(partial.strip()) < len(full)
+    assert "3. image" not in stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_token_delay_is_hidden_and_checked(env: dict[str, str]) -> None:
+    result = run(env, "demo", "--help")
+    assert result.returncode == 0
+    assert "--token-delay" not in result.stdout
+    for bad in ("-1", "nan", "inf", "soon"):
+        result = run(env, "demo", "--token-delay", bad)
+        assert result.returncode == 2
+        assert "--token-delay" in result.stderr
+        assert result.stdout == ""
 
 
 def test_main_in_process_version(capsys: pytest.CaptureFixture[str]) -> None:
