@@ -87,9 +87,19 @@ def test_connections_return_to_the_pool_after_full_streams(emu: Emulator) -> Non
             with client.chat.completions.create(model=MODEL, messages=MSGS, stream=True) as s:
                 list(s)
         client.chat.completions.create(model=MODEL, messages=MSGS)
-        pools = client._transport.session.get_adapter(emu.url).poolmanager.pools
-        pool = pools.get(next(iter(pools.keys())))
-        assert pool.num_connections == 1  # every request reused one keep-alive connection
+    # Counted by the server: every request reused one keep-alive connection.
+    assert emu.connections_accepted == 1
+
+
+def test_an_early_break_costs_a_new_connection(emu: Emulator) -> None:
+    with make_client(emu) as client:
+        with client.chat.completions.create(
+            model=MODEL, messages=MSGS, stream=True, max_tokens=200
+        ) as stream:
+            next(iter(stream))
+        client.chat.completions.create(model=MODEL, messages=MSGS)
+    # The half-read connection was closed, not pooled: the next request opened another.
+    assert emu.connections_accepted == 2
 
 
 def test_early_break_does_not_pool_a_half_read_connection(emu: Emulator) -> None:
