@@ -277,7 +277,7 @@ class HTTPResponse:
                 raise APIConnectionError(
                     f"{self.method} {self.path}: the connection closed while reading"
                 ) from _scrubbed(exc)
-            if deadline is not None and time.monotonic() >= deadline - 0.01:
+            if _passed(deadline):
                 # The last read was cut short by the deadline, not by a silent server.
                 raise self._deadline_error() from _scrubbed(exc)
             err = _translate(exc, f"{self.method} {self.path}: reading the response")
