@@ -283,27 +283,12 @@ def test_ctrl_c_stops_the_stream_exits_130_and_keeps_the_text(env: dict[str, str
     with Emulator(token_delay=0.05, api_keys=[TEST_KEY]) as slow:
         sent: list[int] = []
         slow.event_gate = sent.append  # called before each event goes out
-        proc = subprocess.Popen(
+        code, text, stderr = _interrupt_once(
             [*CLI, "chat", "-", "Write an essay", "--max-tokens", "500", *remote(slow)],
-            env=env,
-            cwd=str(ROOT),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads touch the child
+            env,
+            lambda data: len(data) >= 20,
         )
-        assert proc.stdout is not None
-        try:
-            received = _read_some(proc.stdout.fileno(), minimum=20, timeout=15)
-            assert proc.poll() is None, "the whole answer arrived at once: not streamed"
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        text = (received + out).decode()
-        stderr = err.decode()
-        assert proc.returncode == 130, stderr
+        assert code == 130, stderr
         assert "Traceback" not in stderr
         assert stderr.strip().splitlines() == ["deepinfra: interrupted"]
         # The partial answer stays, and it is a prefix of the full one (500 tokens).
@@ -322,9 +307,31 @@ def test_ctrl_c_stops_the_stream_exits_130_and_keeps_the_text(env: dict[str, str
             assert DEFAULT_MODEL in client.models.text_models()
 
 
-def _read_some(fd: int, *, minimum: int, timeout: float) -> bytes:
-    """Bytes from a pipe (or pty) as they arrive, until at least ``minimum`` came (or timeout)."""
-    return _read_until(fd, lambda data: len(data) >= minimum, timeout=timeout)
+def _interrupt_once(
+    argv: list[str], env: dict[str, str], ready: Callable[[bytes], bool]
+) -> tuple[int, str, str]:
+    """Run ``argv``, press Ctrl-C once its stdout satisfies ``ready`` (while it still runs),
+    and return its exit code, whole stdout and stderr."""
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads touch the child
+    )
+    assert proc.stdout is not None
+    try:
+        received = _read_until(proc.stdout.fileno(), ready, timeout=15)
+        assert ready(received), f"stdout never got there: {received!r}"
+        assert proc.poll() is None, "the whole answer arrived at once: not streamed"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, (received + out).decode(), err.decode()
 
 
 def _read_until(fd: int, done: Callable[[bytes], bool], *, timeout: float) -> bytes:
@@ -412,7 +419,7 @@ def test_image_spinner_only_on_a_tty(env: dict[str, str], tmp_path: Path) -> Non
         )
         os.close(slave)
         slave = -1
-        drawn = _read_some(master, minimum=10_000, timeout=1).decode()
+        drawn = _read_until(master, lambda data: len(data) >= 10_000, timeout=1).decode()
     finally:
         if slave >= 0:
             os.close(slave)
@@ -737,33 +744,13 @@ def test_demo_out_dir_and_verbose(env: dict[str, str], tmp_path: Path) -> None:
 
 def test_demo_ctrl_c_mid_stream_ends_the_line(env: dict[str, str], tmp_path: Path) -> None:
     heading = b"streamed as it arrives:\n   "
-    proc = subprocess.Popen(
+    # The heading and a few words of the answer (24 tokens, 0.1 s apart: 2.5 s in all).
+    code, stdout, stderr = _interrupt_once(
         [*CLI, "demo", "--out-dir", str(tmp_path), "--token-delay", "0.1"],
-        env=env,
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads touch the child
+        env,
+        lambda data: heading in data and len(data.partition(heading)[2]) >= 10,
     )
-    assert proc.stdout is not None
-    try:
-        # The heading and a few words of the answer (24 tokens, 0.1 s apart: 2.5 s in all).
-        received = _read_until(
-            proc.stdout.fileno(),
-            lambda data: heading in data and len(data.partition(heading)[2]) >= 10,
-            timeout=15,
-        )
-        assert heading in received
-        assert proc.poll() is None, "the whole answer arrived at once: not streamed"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    stdout = (received + out).decode()
-    stderr = err.decode()
-    assert proc.returncode == 130, stderr
+    assert code == 130, stderr
     assert stderr.splitlines() == ["deepinfra: interrupted"]
     # The partial answer line is ended, so "interrupted" does not land at its end.
     assert stdout.endswith("\n")
