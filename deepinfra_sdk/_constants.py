@@ -27,7 +27,11 @@ RETRY_MAX_DELAY = 8.0
 RETRY_AFTER_CAP = 60.0
 
 # Connection pool: sized for the async facade's worker threads (one connection each).
-DEFAULT_POOL_MAXSIZE = 64
+# A stream holds its thread and its connection while it waits for the next event, so
+# this many concurrent streams progress at once; idle threads and sockets cost nothing.
+DEFAULT_POOL_MAXSIZE = 256
+# The async facade never runs fewer worker threads than this, whatever the pool size.
+MIN_ASYNC_CONCURRENCY = 64
 
 # The model list changes rarely; re-fetch it after this many seconds.
 MODELS_CACHE_TTL = 600.0

@@ -9,6 +9,7 @@ bytes arrive (never line-buffered, see design.md rule 2) and can be aborted from
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -23,8 +24,12 @@ from typing import Any, Callable, Optional
 import requests
 import requests.auth
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.response
 from requests.adapters import HTTPAdapter
 
+from . import _cancel
 from . import _constants as C
 from ._config import ClientConfig
 from ._error_body import decode_body, request_id, status_error
@@ -54,6 +59,8 @@ _GET_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # With an explicit Retry-After a GET may also be retried on these. A POST never is: a
 # 5xx means the request reached a server that may have done (and billed) the work.
 _GET_RETRY_AFTER_STATUSES = frozenset({408, 423, 425, 500})
+# A greedy read joins at most this much of what already arrived into one piece.
+_GREEDY_MAX_BYTES = 1 << 20
 
 
 def _parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
@@ -232,12 +239,49 @@ class HTTPResponse:
         conn = getattr(self._raw, "connection", None) or getattr(self._raw, "_connection", None)
         return getattr(conn, "sock", None)
 
-    def iter_bytes(self, size: int = C.STREAM_READ_SIZE) -> Iterator[bytes]:
+    def _more_buffered(self) -> bool:
+        """Whether the next ``read1`` can return body bytes without waiting on the network.
+
+        ``read1`` on a chunked body stops at the end of one HTTP chunk, and servers send an
+        event per chunk, although one ``recv`` usually brought many. Peeking the buffered
+        reader with the socket briefly non-blocking tells what is already here; for a
+        chunked body the next chunk's size line must be complete too, since reading it
+        would otherwise wait for the next event.
+        """
+        owner = getattr(self._raw, "_fp", None)  # http.client's response
+        reader = getattr(owner, "fp", None)
+        sock = self._socket()
+        if reader is None or sock is None:
+            return False
+        timeout = sock.gettimeout()
+        try:
+            sock.settimeout(0.0)
+            ahead: bytes = reader.peek(1)
+        except (OSError, ValueError):  # nothing buffered (ssl.SSLWantReadError included)
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(timeout)
+        if not ahead:
+            return False
+        chunk_left = getattr(owner, "chunk_left", None)
+        if not getattr(owner, "chunked", False) or chunk_left:
+            return True
+        if chunk_left == 0:  # the current chunk's CRLF is still unread
+            ahead = ahead[2:]
+        return b"\n" in ahead
+
+    def iter_bytes(
+        self, size: int = C.STREAM_READ_SIZE, *, greedy: bool = False
+    ) -> Iterator[bytes]:
         """Yield body bytes as soon as the socket delivers them, whatever the framing.
 
         ``read1`` returns what one read produced (a chunk of a chunked body, or what the
         socket had) instead of waiting to fill a buffer, so events are never held back.
-        The read timeout bounds each gap; the total deadline bounds the whole body.
+        ``greedy=True`` also joins whatever else already arrived (more chunks of the same
+        ``recv``) into the same piece, never waiting for more: the async facade hands one
+        piece per thread hop. The read timeout bounds each gap; the total deadline bounds
+        the whole body.
         """
         raw = self._raw
         # We ask for identity encoding; a server or proxy that compresses anyway is decoded.
@@ -256,6 +300,16 @@ class HTTPResponse:
                 data = raw.read1(size, decode_content=decode)
                 if not data:
                     return
+                if greedy and self._more_buffered():
+                    parts = [data]
+                    total = len(data)
+                    while total < _GREEDY_MAX_BYTES and self._more_buffered():
+                        more = raw.read1(size, decode_content=decode)
+                        if not more:
+                            break
+                        parts.append(more)
+                        total += len(more)
+                    data = b"".join(parts)
                 yield data
         except APIError:
             raise
@@ -356,6 +410,82 @@ class HTTPResponse:
             pass
 
 
+# -- connections a CallGuard can stop ----------------------------------------------------------
+# While a call waits for its response, the async facade may need to stop it from another
+# thread (a cancelled task). The connection announces itself to the call's guard when it
+# starts waiting, and the pool takes it back from the guard before pooling it again.
+
+
+class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self) -> urllib3.response.BaseHTTPResponse:  # type: ignore[override]
+        guard = _cancel.current()
+        if guard is not None:
+            guard.attach(self)
+        return super().getresponse()
+
+
+class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self) -> urllib3.response.BaseHTTPResponse:  # type: ignore[override]
+        guard = _cancel.current()
+        if guard is not None:
+            guard.attach(self)
+        return super().getresponse()
+
+
+def _detach(conn: Any) -> None:
+    guard = _cancel.current()
+    if guard is not None and conn is not None:
+        guard.detach(conn)
+
+
+class _GuardedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _detach(conn)
+        super()._put_conn(conn)
+
+
+class _GuardedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _detach(conn)
+        super()._put_conn(conn)
+
+
+_GUARDED_POOLS = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose connections can be stopped by the calling thread's guard."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
+
+    def close(self) -> None:
+        # urllib3 2 closes a pool's idle connections only when the pool is garbage
+        # collected, and a response still referenced keeps its pool alive: close them now.
+        for manager in (self.poolmanager, *self.proxy_manager.values()):
+            pools = manager.pools
+            for key in pools.keys():  # noqa: SIM118 (iterating the container raises)
+                try:
+                    pool = pools[key]
+                except KeyError:
+                    continue
+                pool.close()
+        super().close()
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            # SOCKS pools have their own connection classes; those calls are abandoned
+            # on cancellation instead (they still end at their timeouts).
+            manager.pool_classes_by_scheme = dict(_GUARDED_POOLS)
+        return manager
+
+
 class _BearerAuth(requests.auth.AuthBase):
     """Adds the bearer token at send time; its repr never shows the key."""
 
@@ -380,7 +510,7 @@ class HTTPTransport:
         self._own_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(
+            adapter = _GuardedAdapter(
                 pool_connections=4, pool_maxsize=config.pool_maxsize, max_retries=0
             )
             session.mount("https://", adapter)
@@ -396,7 +526,8 @@ class HTTPTransport:
         self._headers = headers
         # An auth object (not a header) also keeps requests from swapping in ~/.netrc.
         self._bearer = _BearerAuth(config.api_key) if config.api_key else None
-        self._sleep: Callable[[float], None] = time.sleep
+        # Back-off waits end early when the call is cancelled from another thread.
+        self._sleep: Callable[[float], None] = _cancel.sleep
 
     @property
     def session(self) -> requests.Session:
@@ -509,6 +640,9 @@ class HTTPTransport:
                     )
                 else:
                     retryable = status in _POST_RETRY_STATUSES
+            guard = _cancel.current()
+            if guard is not None and guard.aborted:
+                raise APIConnectionError(f"{method} {path}: the call was cancelled") from cause
             if not retryable or attempt >= config.max_retries:
                 if cause is error:
                     raise error
@@ -537,6 +671,8 @@ class HTTPTransport:
                 type(error).__name__,
             )
             self._sleep(delay)
+            if guard is not None and guard.aborted:
+                raise APIConnectionError(f"{method} {path}: the call was cancelled") from cause
 
     def _status_error(
         self, resp: requests.Response, method: str, path: str

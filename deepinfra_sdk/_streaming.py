@@ -244,7 +244,9 @@ class ChatStream:
         from_wire = ChatCompletionChunk.from_wire
         absorb = self._absorb
         try:
-            for data in self._response.iter_bytes():
+            # Batches are for thread hops: join everything that already arrived.
+            source = self._response.iter_bytes(greedy=True) if batched else None
+            for data in source if source is not None else self._response.iter_bytes():
                 events = feed(data)
                 if not events:
                     continue

@@ -30,7 +30,7 @@ class ScriptedResponse:
         self.aborted = 0
         self.reads = 0
 
-    def iter_bytes(self) -> Iterator[bytes]:
+    def iter_bytes(self, *, greedy: bool = False) -> Iterator[bytes]:
         while self.reads < len(self.chunks):
             self.reads += 1
             yield self.chunks[self.reads - 1]
