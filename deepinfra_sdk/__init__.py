@@ -17,7 +17,9 @@ each is imported when first needed.
 
 from __future__ import annotations
 
+import importlib as _importlib
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
 from . import types
 from ._config import ClientConfig, Timeout
@@ -61,6 +63,31 @@ from .types import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    from .aio import AsyncChatStream, AsyncDeepInfraClient
+    from .provider import DeepInfra
+
+# The async facade and the provider class import anyio: load them on first use only.
+_LAZY = {
+    "AsyncChatStream": "aio",
+    "AsyncDeepInfraClient": "aio",
+    "DeepInfra": "provider",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deepinfra_sdk' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 # A library never configures logging for the application; it only stays quiet by default.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
@@ -73,6 +100,8 @@ __all__ = [
     "APIStatusError",
     "APIStreamError",
     "APITimeoutError",
+    "AsyncChatStream",
+    "AsyncDeepInfraClient",
     "AuthenticationError",
     "BadRequestError",
     "ChatChoice",
@@ -83,6 +112,7 @@ __all__ = [
     "ChoiceDelta",
     "ChunkChoice",
     "ClientConfig",
+    "DeepInfra",
     "DeepInfraClient",
     "DeepInfraError",
     "Embedding",

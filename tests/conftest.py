@@ -61,3 +61,10 @@ def client(sleeps: list[float]) -> Iterator[DeepInfraClient]:
     c._transport._sleep = sleeps.append
     yield c
     c.close()
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs on both anyio backends."""
+    backend: str = request.param
+    return backend

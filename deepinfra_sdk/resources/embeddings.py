@@ -21,6 +21,7 @@ class Embeddings(Resource):
 
     def create(
         self,
+        /,
         *,
         input: Union[str, Sequence[str]],
         model: str = C.DEFAULT_EMBEDDING_MODEL,

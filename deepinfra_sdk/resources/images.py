@@ -29,6 +29,7 @@ class Images(Resource):
 
     def generate(
         self,
+        /,
         prompt: str,
         *,
         model: str = C.DEFAULT_IMAGE_MODEL,
