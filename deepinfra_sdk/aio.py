@@ -509,7 +509,11 @@ class AsyncChatStream:
         return pending.popleft()
 
     async def iter_text(self) -> AsyncIterator[str]:
-        """Yield the first choice's content pieces as they arrive (no empty strings)."""
+        """Yield the first choice's content pieces as they arrive (no empty strings).
+
+        Use it inside ``async with stream:``: leaving that block closes the stream even if
+        this generator is abandoned half-way (an async generator is only finalised later).
+        """
         async for chunk in self:
             for choice in chunk.choices:
                 if choice.index == 0 and choice.delta.content:
