@@ -438,3 +438,44 @@ async def test_two_hundred_cancelled_streams_leave_nothing_behind(emu: Emulator)
     # Idle worker threads are pooled by the event loop (and expire after 10 s); they are
     # bounded by the concurrency, never one per cancelled stream left running.
     assert threading.active_count() - threads_before <= 200
+
+
+# -- Jupyter ----------------------------------------------------------------------------------
+
+
+def test_top_level_await_in_a_running_notebook_loop(emu: Emulator) -> None:
+    # ipykernel runs each cell with run_cell_async inside its own running asyncio loop;
+    # doing the same proves a cell can `await` the facade (and use the sync client) as is.
+    import asyncio
+
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.user_ns.update(url=emu.url, key=emu.api_key, MODEL=MODEL, MESSAGES=MESSAGES)
+    cells = [
+        "from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient",
+        "aclient = AsyncDeepInfraClient(key, base_url=url)",
+        "stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES,"
+        " stream=True)",
+        "async with stream:\n    pieces = [p async for p in stream.iter_text()]",
+        "image = await aclient.images.generate('a lighthouse')",
+        "sync_answer = DeepInfraClient(key, base_url=url).chat.completions.create("
+        "model=MODEL, messages=MESSAGES)",
+        "await aclient.aclose()",
+    ]
+
+    async def run_cells() -> None:
+        for cell in cells:
+            result = await shell.run_cell_async(
+                cell, store_history=False, transformed_cell=shell.transform_cell(cell)
+            )
+            result.raise_error()
+
+    try:
+        asyncio.run(run_cells())
+        ns = shell.user_ns
+        assert "".join(ns["pieces"]) == ns["sync_answer"].choices[0].message.content
+        assert ns["image"].image_bytes().startswith(b"\x89PNG")
+    finally:
+        InteractiveShell.clear_instance()
