@@ -451,7 +451,8 @@ def test_top_level_await_in_a_running_notebook_loop(emu: Emulator) -> None:
     pytest.importorskip("IPython")
     from IPython.core.interactiveshell import InteractiveShell
 
-    shell = InteractiveShell.instance()
+    # A venv entered without activation makes IPython warn (an error here); not our concern.
+    shell = InteractiveShell.instance(warn_venv=False)
     shell.user_ns.update(url=emu.url, key=emu.api_key, MODEL=MODEL, MESSAGES=MESSAGES)
     cells = [
         "from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient",
