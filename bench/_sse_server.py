@@ -2,6 +2,11 @@
 
 The emulator does real work per event; when the client's throughput is what is measured,
 the server must cost nothing, so bodies are rendered once and written with sendall.
+
+With ``delay`` > 0 (a *slow* stream, for concurrency benchmarks) the body is sent one SSE
+frame per HTTP chunk, frame ``i`` at ``i * delay`` seconds after the request (a deadline
+schedule, so sleeps do not drift), the ``[DONE]`` frame together with the last one. Every
+connection has its own thread, so hundreds of slow streams run at once.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import json
 import multiprocessing.connection
 import socket
 import threading
+import time
 from typing import Optional
 
 
@@ -49,11 +55,17 @@ class BenchServer:
     """Answers every request on loopback with one pre-rendered body (keep-alive, chunked)."""
 
     def __init__(
-        self, body: bytes, *, framing: str = "chunked", content_type: str = "text/event-stream"
+        self,
+        body: bytes,
+        *,
+        framing: str = "chunked",
+        content_type: str = "text/event-stream",
+        delay: float = 0.0,
     ) -> None:
         self.body = body
         self.framing = framing
         self.content_type = content_type
+        self.delay = delay
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -78,7 +90,33 @@ class BenchServer:
             )
         return (head + f"Content-Length: {len(self.body)}\r\n\r\n").encode() + self.body
 
-    def _serve_conn(self, conn: socket.socket, payload: bytes) -> None:
+    def _slow_parts(self) -> list[bytes]:
+        """The response in pieces to send ``delay`` apart: head + first frame, then a frame each."""
+        frames = [f + b"\n\n" for f in self.body.split(b"\n\n") if f]
+        if len(frames) >= 2 and frames[-1].startswith(b"data: [DONE]"):
+            frames[-2:] = [frames[-2] + frames[-1]]  # [DONE] rides with the last chunk
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: {self.content_type}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        parts = [b"%x\r\n" % len(f) + f + b"\r\n" for f in frames]
+        parts[0] = head + parts[0]
+        parts[-1] += b"0\r\n\r\n"
+        return parts
+
+    def _send(self, conn: socket.socket, payload: object) -> None:
+        if isinstance(payload, bytes):
+            conn.sendall(payload)
+            return
+        assert isinstance(payload, list)
+        started = time.monotonic()
+        for i, part in enumerate(payload):
+            wait = started + i * self.delay - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            conn.sendall(part)
+
+    def _serve_conn(self, conn: socket.socket, payload: object) -> None:
         with conn:
             buf = b""
             while not self._stopped:
@@ -98,10 +136,10 @@ class BenchServer:
                         return
                     rest += data
                 buf = rest[length:]
-                conn.sendall(payload)
+                self._send(conn, payload)
 
     def _accept_loop(self) -> None:
-        payload = self._response()
+        payload: object = self._slow_parts() if self.delay > 0 else self._response()
         while not self._stopped:
             try:
                 conn, _ = self._sock.accept()
@@ -121,9 +159,12 @@ class BenchServer:
 
 
 def _run_forever(
-    body: bytes, framing: str, port_pipe: multiprocessing.connection.Connection
+    body: bytes,
+    framing: str,
+    port_pipe: multiprocessing.connection.Connection,
+    delay: float = 0.0,
 ) -> None:
-    server = BenchServer(body, framing=framing)
+    server = BenchServer(body, framing=framing, delay=delay)
     port_pipe.send(server.port)
     server._accept_loop()
 
@@ -131,12 +172,14 @@ def _run_forever(
 class ProcessBenchServer:
     """The same server in a child process, so it never competes with the client for the GIL."""
 
-    def __init__(self, body: bytes, *, framing: str = "chunked") -> None:
+    def __init__(self, body: bytes, *, framing: str = "chunked", delay: float = 0.0) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
         parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_run_forever, args=(body, framing, child), daemon=True)
+        self._proc = ctx.Process(
+            target=_run_forever, args=(body, framing, child, delay), daemon=True
+        )
         self._proc.start()
         self.port = parent.recv()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -120,7 +120,7 @@ class ChatStream:
         self._decoder = SSEDecoder()
         self._choices: dict[int, _Choice] = {}
         self._reader: Optional[Iterator[Any]] = None
-        self._batched = False
+        self._mode = ""
         self.id = ""
         self.model = model
         self.created = 0
@@ -200,94 +200,84 @@ class ChatStream:
 
     # -- iteration ---------------------------------------------------------------------------
 
-    def _source(self, batched: bool) -> Iterator[Any]:
+    def _source(self, mode: str) -> Iterator[Any]:
         if self._reader is None:
-            self._reader = self._read(batched)
-            self._batched = batched
-        elif self._batched != batched:
+            self._reader = self._chunks() if mode == "chunks" else self._payload_lists(mode)
+            self._mode = mode
+        elif self._mode != mode:
             raise RuntimeError(
-                "this stream is already being read chunk by chunk (or batch by batch); "
-                "read a stream one way only"
+                "this stream is already being read another way (chunks, batches or "
+                "events); read a stream one way only"
             )
         return self._reader
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        return self._source(False)
+        return self._source("chunks")
 
     def __next__(self) -> ChatCompletionChunk:
-        chunk: ChatCompletionChunk = next(self._source(False))
+        chunk: ChatCompletionChunk = next(self._source("chunks"))
         return chunk
 
     def iter_text(self) -> Iterator[str]:
         """Yield the first choice's content pieces as they arrive (no empty strings)."""
-        for chunk in self._source(False):
+        for chunk in self._source("chunks"):
             for choice in chunk.choices:
                 if choice.index == 0 and choice.delta.content:
                     yield choice.delta.content
 
     def iter_batches(self) -> Iterator[list[ChatCompletionChunk]]:
-        """Yield lists of chunks: everything one socket read produced, in order.
+        """Yield lists of chunks: everything that had arrived at each read, in order."""
+        return self._source("batches")
 
-        The async facade hands one batch per thread hop, so a fast stream costs one hop
-        per read instead of one per chunk.
+    def _event_lists(self) -> Iterator[list[str]]:
+        """The raw ``data`` of the events, one list per greedy read (for the async facade).
+
+        Each item goes through :meth:`_decode` before the next list is asked for. Plain
+        strings cross the thread hop: a list of thousands of decoded chunks would survive
+        long enough to make the garbage collector walk them again and again.
         """
-        return self._source(True)
+        return self._source("events")
 
-    def _read(self, batched: bool) -> Iterator[Any]:
-        # One loop serves both modes. Chunk mode hands each chunk out as soon as it is
-        # decoded, so only one chunk's objects are alive at a time: batching them costs the
-        # sync path ~20% in garbage-collector passes over the survivors.
+    def _payload_lists(self, mode: str) -> Iterator[Any]:
+        events = self._read_events(greedy=True)
+        if mode == "events":
+            return events
+        return ([c for c in map(self._decode, payloads) if c is not None] for payloads in events)
+
+    def _chunks(self) -> Iterator[ChatCompletionChunk]:
+        # Each chunk is handed out as soon as it is decoded, so only one chunk's objects are
+        # alive at a time: holding many costs the sync path ~20% in collector passes.
+        decode = self._decode
+        for payloads in self._read_events(greedy=False):
+            for payload in payloads:
+                chunk = decode(payload)
+                if chunk is not None:
+                    yield chunk
+
+    def _read_events(self, greedy: bool) -> Iterator[list[str]]:
+        """The network side: body bytes through the SSE decoder into event payloads.
+
+        The consumer decodes a list before asking for the next, so the end-of-stream check
+        below has seen every chunk.
+        """
         if self.closed:
             raise APIConnectionError("the stream is closed", partial_text=self.text)
         feed = self._decoder.feed
-        scan = _scan_once
-        from_wire = ChatCompletionChunk.from_wire
-        absorb = self._absorb
         try:
-            # Batches are for thread hops: join everything that already arrived.
-            source = self._response.iter_bytes(greedy=True) if batched else None
-            for data in source if source is not None else self._response.iter_bytes():
+            for data in self._response.iter_bytes(greedy=greedy):
                 events = feed(data)
                 if not events:
                     continue
-                batch: list[ChatCompletionChunk] = []
-                failure: Optional[APIError] = None
+                payloads = []
                 for event in events:
                     payload = event.data
                     if payload == _DONE:
                         self.done = True
                         break
-                    if not payload:
-                        continue
-                    try:
-                        obj, end = scan(payload, 0)
-                        if end != len(payload):
-                            obj = _parse_json(payload)
-                    except (ValueError, StopIteration):
-                        failure = APIResponseValidationError(
-                            f"the stream sent a frame that is not JSON: {payload[:200]!r}",
-                            body=payload[:1000],
-                            request_id=self.request_id,
-                        )
-                        break
-                    if type(obj) is not dict or "choices" not in obj:
-                        if is_error_frame(obj):
-                            failure = stream_error(obj, partial_text="", rid=self.request_id)
-                            break
-                        logger.debug("skipping a stream frame without choices")
-                        continue
-                    chunk = from_wire(obj)
-                    absorb(chunk)
-                    self.chunks_received += 1
-                    if batched:
-                        batch.append(chunk)
-                    else:
-                        yield chunk
-                # Chunks that arrived before a bad frame are still handed out.
-                if batch:
-                    yield batch
-                if failure is not None:
-                    raise failure
+                    if payload:
+                        payloads.append(payload)
+                if payloads:
+                    yield payloads
                 if self.done:
                     # Only the end of the body is left: pool the connection if it
                     # comes at once, close it otherwise (never wait on the caller's time).
@@ -301,12 +291,49 @@ class ChatStream:
                 )
             logger.debug("stream ended without [DONE] after the finish chunk")
         except APIError as err:
-            if not err.partial_text:
-                err.partial_text = self.text
-            self._response.close()
+            self._fail(err)
             raise
         finally:
             self.closed = self.closed or self.done
+
+    def _decode(self, payload: str) -> Optional[ChatCompletionChunk]:
+        """One event's data as a chunk, accumulated; None for frames without choices.
+
+        A frame that is not JSON, or an error frame, raises the typed error (with the text
+        so far) and closes the stream.
+        """
+        try:
+            obj, end = _scan_once(payload, 0)
+            if end != len(payload):
+                obj = _parse_json(payload)
+        except (ValueError, StopIteration):
+            raise self._fail(
+                APIResponseValidationError(
+                    f"the stream sent a frame that is not JSON: {payload[:200]!r}",
+                    body=payload[:1000],
+                    request_id=self.request_id,
+                )
+            ) from None
+        if type(obj) is not dict or "choices" not in obj:
+            if is_error_frame(obj):
+                raise self._fail(stream_error(obj, partial_text="", rid=self.request_id))
+            logger.debug("skipping a stream frame without choices")
+            return None
+        chunk = ChatCompletionChunk.from_wire(obj)
+        try:
+            self._absorb(chunk)
+        except APIError as err:
+            raise self._fail(err) from None
+        self.chunks_received += 1
+        return chunk
+
+    def _fail(self, err: APIError) -> APIError:
+        """Keep the text so far on ``err`` and drop the connection."""
+        if not err.partial_text:
+            err.partial_text = self.text
+        self.closed = True
+        self._response.close()
+        return err
 
     def _absorb(self, chunk: ChatCompletionChunk) -> None:
         if not self.id and chunk.id:

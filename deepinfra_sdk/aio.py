@@ -5,8 +5,11 @@ decoding: every call runs the sync client's own method in a worker thread, under
 private ``anyio.CapacityLimiter`` (never anyio's shared default of 40 threads, which would
 serialise the 41st stream and starve the host application).
 
-Streams cross the thread boundary one *batch* at a time (everything one socket read
-produced), so a fast stream costs one thread hop per read, not one per chunk.
+Streams cross the thread boundary one *batch* at a time: the raw event data of everything
+that had arrived when the worker read, so a fast stream costs one thread hop per read, not
+one per chunk. Each event is decoded into its chunk as the loop hands it out, by the same
+code as in the sync stream: only one chunk's objects are alive at a time, which keeps the
+garbage collector from walking thousands of survivors per batch.
 
 Cancellation (a cancelled task, ``anyio.fail_after``, ``break`` + ``aclose()``) frees the
 worker thread at once: the socket it waits on is shut down (closing it from another
@@ -417,8 +420,8 @@ class AsyncChatStream:
     def __init__(self, stream: ChatStream, owner: AsyncDeepInfraClient) -> None:
         self._stream = stream
         self._owner = owner
-        self._batches = stream.iter_batches()
-        self._pending: collections.deque[ChatCompletionChunk] = collections.deque()
+        self._batches = stream._event_lists()
+        self._pending: collections.deque[str] = collections.deque()
         self._exhausted = False
         # The stream is read in a worker thread while the loop may decide to close it:
         # whoever comes second closes it, and never both at once.
@@ -498,7 +501,18 @@ class AsyncChatStream:
 
     async def __anext__(self) -> ChatCompletionChunk:
         pending = self._pending
-        while not pending:
+        decode = self._stream._decode
+        while True:
+            while pending:
+                # Decoded one at a time as they are handed out, as in the sync stream.
+                try:
+                    chunk = decode(pending.popleft())
+                except BaseException:
+                    self._exhausted = True
+                    self._shut()
+                    raise
+                if chunk is not None:
+                    return chunk
             if self._exhausted:
                 raise StopAsyncIteration
             batch = await self._read_batch()
@@ -506,7 +520,6 @@ class AsyncChatStream:
                 self._exhausted = True
                 raise StopAsyncIteration
             pending.extend(batch)
-        return pending.popleft()
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Yield the first choice's content pieces as they arrive (no empty strings).
@@ -519,7 +532,7 @@ class AsyncChatStream:
                 if choice.index == 0 and choice.delta.content:
                     yield choice.delta.content
 
-    def _next_batch(self) -> Optional[list[ChatCompletionChunk]]:
+    def _next_batch(self) -> Optional[list[str]]:
         # Runs in the worker thread, if the hop was not cancelled before a thread took it.
         with self._lock:
             if self._close_requested:
@@ -537,7 +550,7 @@ class AsyncChatStream:
             self._reading = False
             return self._close_requested
 
-    async def _read_batch(self) -> Optional[list[ChatCompletionChunk]]:
+    async def _read_batch(self) -> Optional[list[str]]:
         if self._close_requested:
             self._exhausted = True
             return None
