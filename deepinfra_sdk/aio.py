@@ -302,6 +302,7 @@ class AsyncModels(_AsyncResource[Models]):
     text_models = _threaded(Models.text_models)
     image_models = _threaded(Models.image_models)
     get = _threaded(Models.get)
+    replacement_for = _threaded(Models.replacement_for)
 
     def cached(self, name: str) -> Optional[Model]:
         """The model from any list fetched so far, without a request (None if unknown)."""

@@ -160,20 +160,31 @@ async def test_images_and_embeddings(aclient: AsyncDeepInfraClient) -> None:
     assert len(vectors.data) == 2 and len(vectors.data[0].embedding) > 0
 
 
-async def test_facade_methods_keep_the_sync_names_and_docs() -> None:
-    from deepinfra_sdk.resources import Embeddings, Images
+def test_every_sync_method_has_an_async_twin_with_the_same_signature(emu: Emulator) -> None:
+    import inspect
 
-    pairs = [
-        (AsyncDeepInfraClient.__init__, DeepInfraClient.__init__),
+    sync = DeepInfraClient(emu.api_key, base_url=emu.url)
+    aclient = AsyncDeepInfraClient(client=sync)
+    groups = [
+        (sync.models, aclient.models),
+        (sync.images, aclient.images),
+        (sync.embeddings, aclient.embeddings),
+        (sync.chat.completions, aclient.chat.completions),
     ]
-    assert pairs
-    for name in ("list", "text_models", "image_models", "get"):
-        twin = getattr(Models, name)
-        method = getattr(__import__("deepinfra_sdk.aio").aio.AsyncModels, name)
-        assert method.__doc__ == twin.__doc__ and method.__name__ == name
-    aio = __import__("deepinfra_sdk.aio").aio
-    assert aio.AsyncImages.generate.__doc__ == Images.generate.__doc__
-    assert aio.AsyncEmbeddings.create.__doc__ == Embeddings.create.__doc__
+    for sync_group, async_group in groups:
+        names = [n for n in dir(type(sync_group)) if not n.startswith("_")]
+        for name in names:
+            twin = getattr(async_group, name, None)
+            assert twin is not None, f"{type(async_group).__name__} lacks {name}"
+            wanted = inspect.signature(getattr(sync_group, name))
+            if name == "cached":
+                assert not inspect.iscoroutinefunction(twin)  # no request: stays sync
+            else:
+                assert inspect.iscoroutinefunction(twin), name
+            if name != "create" or sync_group is not sync.chat.completions:
+                assert inspect.signature(twin) == wanted, name
+                assert twin.__doc__ == getattr(sync_group, name).__doc__
+    sync.close()
 
 
 # -- errors ------------------------------------------------------------------------------------
