@@ -419,7 +419,8 @@ async def test_two_hundred_cancelled_streams_leave_nothing_behind(emu: Emulator)
     emu.token_delay = 0.005
     rng = random.Random(7)
     threads_before = threading.active_count()
-    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as c:
+    # A small limiter: streams are also cancelled while they wait for a worker thread.
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url, max_concurrency=32) as c:
 
         async def cancelled_stream(delay: float) -> None:
             with anyio.move_on_after(delay):
@@ -442,13 +443,15 @@ async def test_two_hundred_cancelled_streams_leave_nothing_behind(emu: Emulator)
                 async for _ in stream:
                     pass
             assert stream.done and stream.finish_reason == "stop"
-        assert client_sockets(emu.port) <= c.max_concurrency
+        assert client_sockets(emu.port) <= c.sync_client.config.pool_maxsize
     # Closing the client closes the pool: nothing was held outside it.
     assert client_sockets(emu.port) == 0
     assert not threads_in_sdk()
-    # Idle worker threads are pooled by the event loop (and expire after 10 s); they are
-    # bounded by the concurrency, never one per cancelled stream left running.
-    assert threading.active_count() - threads_before <= 200
+    # None of them is busy (checked above). The event loop keeps idle worker threads for
+    # reuse; their number follows the limiter (a cancelled call gives its token back while
+    # its thread spends a millisecond finishing the aborted read, and anyio starts threads
+    # before earlier ones are marked idle), far from one per cancelled stream.
+    assert threading.active_count() - threads_before < 100
 
 
 # -- Jupyter ----------------------------------------------------------------------------------
