@@ -63,8 +63,6 @@ __all__ = ["AsyncChatStream", "AsyncDeepInfraClient"]
 R = TypeVar("R")
 S = TypeVar("S")
 
-_NOT_GIVEN: Any = object()
-
 
 def _dispose(result: Any) -> None:
     """Close a result whose caller was cancelled before it could take it."""
@@ -91,7 +89,7 @@ class AsyncDeepInfraClient:
 
     Args:
         api_key, base_url, timeout, max_retries, default_headers, session, pool_maxsize,
-        proxy: as for :class:`DeepInfraClient`.
+        proxy: as for :class:`DeepInfraClient` (``None`` means its default).
         client: wrap an existing :class:`DeepInfraClient` (sharing its connections and
             model cache) instead of configuring a new one.
         max_concurrency: how many calls and streams run at once (each holds a worker
@@ -110,7 +108,7 @@ class AsyncDeepInfraClient:
         *,
         base_url: Optional[str] = None,
         timeout: TimeoutTypes = None,
-        max_retries: int = _NOT_GIVEN,
+        max_retries: Optional[int] = None,
         default_headers: Optional[Mapping[str, str]] = None,
         session: Optional[requests.Session] = None,
         pool_maxsize: Optional[int] = None,
@@ -135,7 +133,7 @@ class AsyncDeepInfraClient:
                 "proxy": proxy,
             }
             clashing = [name for name, value in given.items() if value is not None]
-            if max_retries is not _NOT_GIVEN:
+            if max_retries is not None:
                 clashing.append("max_retries")
             if clashing:
                 raise ValueError(
@@ -154,7 +152,7 @@ class AsyncDeepInfraClient:
                 api_key,
                 base_url=base_url,
                 timeout=timeout,
-                max_retries=C.DEFAULT_MAX_RETRIES if max_retries is _NOT_GIVEN else max_retries,
+                max_retries=C.DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                 default_headers=default_headers,
                 session=session,
                 pool_maxsize=pool,
