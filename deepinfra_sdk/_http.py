@@ -300,7 +300,7 @@ class HTTPResponse:
                 data = raw.read1(size, decode_content=decode)
                 if not data:
                     return
-                if greedy and self._more_buffered():
+                if greedy:
                     parts = [data]
                     total = len(data)
                     while total < _GREEDY_MAX_BYTES and self._more_buffered():
@@ -309,7 +309,8 @@ class HTTPResponse:
                             break
                         parts.append(more)
                         total += len(more)
-                    data = b"".join(parts)
+                    if len(parts) > 1:
+                        data = b"".join(parts)
                 yield data
         except APIError:
             raise
@@ -416,42 +417,42 @@ class HTTPResponse:
 # starts waiting, and the pool takes it back from the guard before pooling it again.
 
 
-class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
-    def getresponse(self) -> urllib3.response.BaseHTTPResponse:  # type: ignore[override]
+class _GuardedConnection:
+    """Mixed into urllib3's connections: announce the wait for a response to the guard."""
+
+    def getresponse(self) -> urllib3.response.HTTPResponse:
         guard = _cancel.current()
         if guard is not None:
             guard.attach(self)
-        return super().getresponse()
+        response: urllib3.response.HTTPResponse = super().getresponse()  # type: ignore[misc]
+        return response
 
 
-class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self) -> urllib3.response.BaseHTTPResponse:  # type: ignore[override]
+class _GuardedPool:
+    """Mixed into urllib3's pools: take a connection back from the guard before pooling it."""
+
+    def _put_conn(self, conn: Any) -> None:
         guard = _cancel.current()
-        if guard is not None:
-            guard.attach(self)
-        return super().getresponse()
+        if guard is not None and conn is not None:
+            guard.detach(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
 
 
-def _detach(conn: Any) -> None:
-    guard = _cancel.current()
-    if guard is not None and conn is not None:
-        guard.detach(conn)
+# urllib3 narrows http.client's getresponse already (it ignores the override check too).
+class _GuardedHTTPConnection(_GuardedConnection, urllib3.connection.HTTPConnection):  # type: ignore[misc]
+    pass
 
 
-class _GuardedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+class _GuardedHTTPSConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):  # type: ignore[misc]
+    pass
+
+
+class _GuardedHTTPPool(_GuardedPool, urllib3.connectionpool.HTTPConnectionPool):
     ConnectionCls = _GuardedHTTPConnection
 
-    def _put_conn(self, conn: Any) -> None:
-        _detach(conn)
-        super()._put_conn(conn)
 
-
-class _GuardedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+class _GuardedHTTPSPool(_GuardedPool, urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
-
-    def _put_conn(self, conn: Any) -> None:
-        _detach(conn)
-        super()._put_conn(conn)
 
 
 _GUARDED_POOLS = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
