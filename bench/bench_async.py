@@ -55,13 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anyio
-import requests
 from _sse_server import ProcessBenchServer, render_stream
+from bench_stream import MESSAGES, MODEL, bare_loop, sdk_loop
 
 from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient
 
-MESSAGES = [{"role": "user", "content": "bench"}]
-MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 CHAT = "/v1/openai/chat/completions"
 
 # A contender runs one stream and returns (chunks read, seconds from request to last chunk).
@@ -71,40 +69,15 @@ Run = Callable[[], "tuple[int, float]"]
 # -- throughput contenders ------------------------------------------------------------------
 
 
-def bare_loop(url: str) -> Run:
-    """The hand-written synchronous baseline."""
-    session = requests.Session()
+def timed(run: Callable[[], int]) -> Run:
+    """A synchronous contender of bench_stream.py, clocked from request to last chunk."""
 
-    def run() -> tuple[int, float]:
-        count = 0
-        body = {"model": MODEL, "messages": MESSAGES, "stream": True}
+    def clocked() -> tuple[int, float]:
         started = time.perf_counter()
-        with session.post(url + CHAT, json=body, stream=True) as resp:
-            for line in resp.iter_lines():
-                if line.startswith(b"data: "):
-                    data = line[6:]
-                    if data == b"[DONE]":
-                        break
-                    json.loads(data)
-                    count += 1
+        count = run()
         return count, time.perf_counter() - started
 
-    return run
-
-
-def sync_sdk_loop(url: str) -> Run:
-    """This SDK's synchronous ChatStream."""
-    client = DeepInfraClient("bench-key", base_url=url)
-
-    def run() -> tuple[int, float]:
-        count = 0
-        started = time.perf_counter()
-        with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            for _ in stream:
-                count += 1
-        return count, time.perf_counter() - started
-
-    return run
+    return clocked
 
 
 async def _read_async_sdk(aclient: AsyncDeepInfraClient) -> tuple[int, float]:
@@ -443,8 +416,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ):
         aclient = AsyncDeepInfraClient("bench-key", base_url=server.url)
         contenders: dict[str, tuple[Run, int]] = {
-            "bare requests": (bare_loop(server.url), chunks + 1),
-            "deepinfra_sdk sync": (sync_sdk_loop(server.url), chunks + 1),
+            "bare requests": (timed(bare_loop(server.url)), chunks + 1),
+            "deepinfra_sdk sync": (timed(sdk_loop(server.url)), chunks + 1),
         }
         for backend in backends:
             contenders[f"deepinfra_sdk async ({backend})"] = (
