@@ -36,7 +36,7 @@ from __future__ import annotations
 from ._catalogue import CATALOGUE, FEATURED
 from ._cli import main
 from ._emulator import DEFAULT_API_KEY, Emulator
-from ._faults import Fault
+from ._faults import Fault, RandomFaults
 from ._png import render_png
 from ._recording import RecordedRequest
 
@@ -46,6 +46,7 @@ __all__ = [
     "FEATURED",
     "Emulator",
     "Fault",
+    "RandomFaults",
     "RecordedRequest",
     "main",
     "render_png",

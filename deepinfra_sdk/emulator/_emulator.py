@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Callable, Iterable, List, Optional, Type
+from typing import Callable, Iterable, List, Optional, Sequence, Type
 
-from ._faults import FRAMINGS, LINE_ENDINGS, Fault
+from ._faults import FRAMINGS, LINE_ENDINGS, Fault, RandomFaults
 from ._recording import RecordedRequest
 from ._server import Server
 from ._state import State
@@ -256,8 +256,28 @@ class Emulator:
         """
         self._state.faults.add(fault, times, route)
 
+    def inject_random(
+        self,
+        faults: Sequence[Fault],
+        *,
+        rate: float,
+        seed: int,
+        route: Optional[str] = None,
+    ) -> RandomFaults:
+        """Fault a random share ``rate`` of the requests under ``route``, reproducibly.
+
+        Each request that no queued fault (and no ``X-Emulator-Fault`` header) takes draws
+        from a ``random.Random(seed)``: with probability ``rate`` it gets one of ``faults``,
+        picked uniformly. Several rules may be added; a request draws from the first whose
+        route matches. The returned rule's ``given`` lists ``(path, fault)`` for every
+        fault handed out; :meth:`clear_faults` and :meth:`reset` remove the rule.
+        """
+        rule = RandomFaults(faults, rate, seed, route)
+        self._state.faults.add_random(rule)
+        return rule
+
     def clear_faults(self) -> None:
-        """Forget every queued fault."""
+        """Forget every queued fault and random-fault rule."""
         self._state.faults.clear()
 
     @property

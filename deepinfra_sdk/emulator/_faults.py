@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import random
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence, Tuple
 
 from ._errors import BODY_SHAPES
 
-__all__ = ["DROPS", "FRAMINGS", "LINE_ENDINGS", "STALL_POINTS", "Fault", "FaultQueue"]
+__all__ = [
+    "DROPS",
+    "FRAMINGS",
+    "LINE_ENDINGS",
+    "STALL_POINTS",
+    "Fault",
+    "FaultQueue",
+    "RandomFaults",
+]
 
 FRAMINGS = ("chunked", "content-length", "close")
 LINE_ENDINGS = ("\n", "\r\n", "\r")
 DROPS = ("before_response", "after_headers", "after_events")
 STALL_POINTS = ("before_response", "after_headers", "after_events")
 ERROR_FRAMES = ("deepinfra", "openai")
+IMAGE_RESULTS = ("truncated_base64", "wrong_media_type", "empty", "url", "output")
+# A padded frame is built in memory: a typo should not take the host's memory with it.
+MAX_FRAME_BYTES = 256 * 1024 * 1024
 
 
 def _check_number(name: str, value: Any, *, integer: bool = False, optional: bool = False) -> None:
@@ -97,6 +110,20 @@ class Fault:
     """Prefix the event stream with a UTF-8 byte order mark."""
     comment_lines: bool = False
     """Interleave ``: keep-alive`` comment lines with the events."""
+    truncate: bool = False
+    """End the stream cleanly (a proper end of body, no reset) after ``after_events``
+    events, without ``[DONE]``: an answer that stops half-way."""
+    invalid_utf8: bool = False
+    """Put the bytes ``\\xff\\xfe`` (not UTF-8) at the start of event ``after_events``'s
+    ``content`` string (in an event without one, of its first string value)."""
+    frame_bytes: Optional[int] = None
+    """Pad the data of event ``after_events`` (a JSON object) with spaces inside the object
+    to this many bytes: a huge frame that still decodes to the same chunk."""
+    image_result: Optional[str] = None
+    """How an image route's successful answer goes wrong: ``truncated_base64`` (each image's
+    base64 cut to half its length), ``wrong_media_type`` (a ``data:image/jpeg`` URI around
+    PNG bytes; on the OpenAI-style route, in ``b64_json``), ``empty`` (no images),
+    ``url`` (an https URL instead of inline data) or ``output`` (Cog-style ``output``)."""
 
     def __post_init__(self) -> None:
         if self.status is not None:
@@ -120,9 +147,22 @@ class Fault:
         _check_number("drip_delay", self.drip_delay)
         _check_choice("framing", self.framing, FRAMINGS, optional=True)
         _check_choice("line_ending", self.line_ending, LINE_ENDINGS, optional=True)
-        for name in ("malformed_frame", "no_done", "bom", "comment_lines"):
+        for name in (
+            "malformed_frame",
+            "no_done",
+            "bom",
+            "comment_lines",
+            "truncate",
+            "invalid_utf8",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"Fault.{name} must be true or false")
+        _check_number("frame_bytes", self.frame_bytes, integer=True, optional=True)
+        if self.frame_bytes is not None and not 1 <= self.frame_bytes <= MAX_FRAME_BYTES:
+            raise ValueError(
+                f"Fault.frame_bytes must be between 1 and {MAX_FRAME_BYTES}, not {self.frame_bytes}"
+            )
+        _check_choice("image_result", self.image_result, IMAGE_RESULTS, optional=True)
 
     @classmethod
     def from_json(cls, text: str) -> Fault:
@@ -157,12 +197,91 @@ class _Queued:
     route: Optional[str]
 
 
+class RandomFaults:
+    """A seeded random-fault rule: each request under ``route`` draws, and with probability
+    ``rate`` gets one of ``faults`` (picked uniformly), otherwise is served normally.
+
+    Made by :meth:`~deepinfra_sdk.emulator.Emulator.inject_random`. The same seed and the
+    same sequence of requests give the same faults; concurrent requests draw in arrival
+    order, so which request gets a fault varies while the count for N requests does not.
+    :attr:`given` says which faults went out, for tests that account for every outcome.
+    """
+
+    def __init__(
+        self, faults: Sequence[Fault], rate: float, seed: int, route: Optional[str]
+    ) -> None:
+        if isinstance(faults, (Fault, str, bytes)) or not isinstance(faults, Sequence):
+            raise TypeError("faults must be a sequence of Fault objects, such as a list")
+        if not faults:
+            raise ValueError("faults must hold at least one Fault to pick from")
+        for fault in faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"faults must hold Fault objects, not {type(fault).__name__}")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise ValueError(f"rate must be a number between 0 and 1, not {rate!r}")
+        if math.isnan(rate) or not 0 <= rate <= 1:
+            raise ValueError(f"rate must be between 0 and 1 (a probability), not {rate!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer (for reproducible faults), not {seed!r}")
+        if route is not None and not isinstance(route, str):
+            raise ValueError(f"route must be a path prefix string or None, not {route!r}")
+        self.faults: Tuple[Fault, ...] = tuple(faults)
+        self.rate = float(rate)
+        self.seed = seed
+        self.route = route
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._draws = 0
+        self._given: List[Tuple[str, Fault]] = []
+
+    def matches(self, path: str) -> bool:
+        """Whether requests to ``path`` draw from this rule."""
+        return self.route is None or path.startswith(self.route)
+
+    def draw(self, path: str) -> Optional[Fault]:
+        """One request's draw: a fault with probability :attr:`rate`, else None."""
+        with self._lock:
+            self._draws += 1
+            # One number per request decides both whether and which: which requests are
+            # faulted then depends on the seed, the rate and the count, not on the mix.
+            u = self._rng.random()
+            if u >= self.rate:
+                return None
+            pick = min(int(u / self.rate * len(self.faults)), len(self.faults) - 1)
+            fault = self.faults[pick]
+            self._given.append((path, fault))
+            return fault
+
+    @property
+    def draws(self) -> int:
+        """Requests that drew from this rule so far (faulted or not)."""
+        with self._lock:
+            return self._draws
+
+    @property
+    def given(self) -> List[Tuple[str, Fault]]:
+        """``(path, fault)`` for each fault handed out so far, in the order drawn."""
+        with self._lock:
+            return list(self._given)
+
+    def __repr__(self) -> str:
+        return (
+            f"<RandomFaults rate={self.rate} seed={self.seed} route={self.route!r} "
+            f"faults={len(self.faults)} draws={self.draws} given={len(self.given)}>"
+        )
+
+
 class FaultQueue:
-    """Injected faults, consumed first-in first-out by the requests whose path they match."""
+    """Injected faults, consumed first-in first-out by the requests whose path they match.
+
+    A request no queued fault matches draws from the first :class:`RandomFaults` rule whose
+    route matches it, if any.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queued: List[_Queued] = []
+        self._random: List[RandomFaults] = []
 
     def add(self, fault: Fault, times: int, route: Optional[str]) -> None:
         """Queue ``fault`` for the next ``times`` requests under path prefix ``route``."""
@@ -173,6 +292,13 @@ class FaultQueue:
         with self._lock:
             self._queued.append(_Queued(fault, times, route))
 
+    def add_random(self, rule: RandomFaults) -> None:
+        """Let ``rule`` fault the requests under its route that no queued fault takes."""
+        if not isinstance(rule, RandomFaults):
+            raise TypeError(f"expected RandomFaults, not {type(rule).__name__}")
+        with self._lock:
+            self._random.append(rule)
+
     def take(self, path: str) -> Optional[Fault]:
         """The fault for a request to ``path``, consuming one use of it; None if none match."""
         with self._lock:
@@ -182,13 +308,16 @@ class FaultQueue:
                     if queued.remaining <= 0:
                         del self._queued[i]
                     return queued.fault
-        return None
+            rule = next((r for r in self._random if r.matches(path)), None)
+        return rule.draw(path) if rule is not None else None
 
     def clear(self) -> None:
-        """Forget every queued fault."""
+        """Forget every queued fault and random-fault rule."""
         with self._lock:
             self._queued.clear()
+            self._random.clear()
 
     def __len__(self) -> int:
+        # Queued uses only: a random rule never runs out.
         with self._lock:
             return sum(q.remaining for q in self._queued)

@@ -20,7 +20,7 @@ from ._ids import new_id
 from ._png import render_png
 from ._validate import optional_int, optional_number, required_str
 
-__all__ = ["MODEL_NAME_RE", "native_inference", "openai_images"]
+__all__ = ["MODEL_NAME_RE", "is_image_route", "native_inference", "openai_images", "spoil_images"]
 
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 _MIN_SIDE, _MAX_SIDE, _STEP = 64, 2048, 8
@@ -173,3 +173,67 @@ def openai_images(body: Dict[str, Any]) -> Dict[str, Any]:
             for png in images
         ],
     }
+
+
+_NATIVE_PREFIX = "/v1/inference/"
+_OPENAI_IMAGES = "/v1/openai/images/generations"
+_PNG_URI = "data:image/png;base64,"
+_JPEG_URI = "data:image/jpeg;base64,"
+
+
+def is_image_route(path: str) -> bool:
+    """Whether ``path`` is one of the two text-to-image routes."""
+    return path == _OPENAI_IMAGES or path.startswith(_NATIVE_PREFIX)
+
+
+def _bare(image: str) -> str:
+    return image[image.find(",") + 1 :] if image.startswith("data:") else image
+
+
+def _half(text: str) -> str:
+    return text[: len(text) // 2]
+
+
+def spoil_images(payload: Dict[str, Any], kind: str, path: str) -> Dict[str, Any]:
+    """A successful image answer gone wrong in the way ``kind`` names (see
+    ``Fault.image_result``); ``payload`` is what the route at ``path`` answered."""
+    openai_style = path == _OPENAI_IMAGES
+    if openai_style:
+        encoded = [str(entry["b64_json"]) for entry in payload["data"]]
+    else:
+        encoded = [_bare(str(image)) for image in payload.get("images") or payload["output"]]
+    status = payload.get("inference_status")
+    request_id = payload.get("request_id")
+    if kind == "output":
+        return {
+            "id": new_id("", 26).lower(),
+            "output": [_PNG_URI + b64 for b64 in encoded],
+            "status": "succeeded",
+            "inference_status": status,
+            "request_id": request_id,
+        }
+    if kind == "url":
+        urls = [f"https://images.emulator.invalid/{new_id('img-', 16)}.png" for _ in encoded]
+        if openai_style:
+            return {**payload, "data": [{"url": url} for url in urls]}
+        return {
+            "image_url": urls[0],
+            "status": "ok",
+            "inference_status": status,
+            "request_id": request_id,
+        }
+    if kind == "empty":
+        images: List[str] = []
+    elif kind == "truncated_base64":
+        images = [_half(b64) for b64 in encoded]
+    else:  # wrong_media_type: the header claims JPEG, the bytes are PNG
+        images = [_JPEG_URI + b64 for b64 in encoded]
+    if openai_style:
+        return {**payload, "data": [{"b64_json": image} for image in images]}
+    if kind == "truncated_base64":
+        images = [_PNG_URI + image for image in images]
+    key = "images" if "images" in payload else "output"
+    spoiled = {**payload, key: images}
+    if "nsfw_content_detected" in spoiled:
+        spoiled["nsfw_content_detected"] = [False] * len(images)
+    return spoiled

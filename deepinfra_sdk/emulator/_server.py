@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from ._errors import fault_body
 from ._faults import FRAMINGS, Fault
 from ._ids import new_request_id
+from ._inference import is_image_route, spoil_images
 from ._recording import Headers, redact
 from ._reply import Reply
 from ._routes import Request, route
@@ -263,6 +264,14 @@ class _Handler(BaseHTTPRequestHandler):
                     answer_tokens=state.answer_tokens,
                 )
             )
+        if (
+            fault is not None
+            and fault.image_result is not None
+            and reply.status == 200
+            and isinstance(reply.payload, dict)
+            and is_image_route(path)
+        ):
+            reply.payload = spoil_images(reply.payload, fault.image_result, path)
         self._answer(conn, reply, fault, request_id=request_id, delay=delay, framing=framing)
         state.log(f"{self.command} {target} -> {reply.status}")
 

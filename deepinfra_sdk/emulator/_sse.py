@@ -18,6 +18,8 @@ DONE = "[DONE]"
 MALFORMED = "{not json"
 _BOM = b"\xef\xbb\xbf"
 _COMMENT = b": keep-alive"
+_CONTENT = b'"content":"'
+_NOT_UTF8 = b"\xff\xfe"
 _DEFAULT_ERROR = "Requested token count exceeds the model's maximum context length"
 
 
@@ -37,7 +39,29 @@ def _changes_content(fault: Fault) -> bool:
         or fault.no_done
         or fault.comment_lines
         or fault.bom
+        or fault.truncate
+        or fault.invalid_utf8
+        or fault.frame_bytes is not None
     )
+
+
+def _padded(payload: str, size: int) -> str:
+    # Spaces inside the object keep it the same JSON value, whatever the parser.
+    missing = size - len(payload.encode("utf-8"))
+    if missing <= 0 or not payload.startswith("{"):
+        return payload
+    return "{" + " " * missing + payload[1:]
+
+
+def _with_invalid_utf8(block: bytes) -> bytes:
+    # Inside a JSON string, so the frame is still JSON once a client replaces the bytes.
+    at = block.find(_CONTENT)
+    if at >= 0:
+        at += len(_CONTENT)
+    else:
+        at = block.find(b'":"')
+        at = at + 3 if at >= 0 else len(b"data: ")
+    return block[:at] + _NOT_UTF8 + block[at:]
 
 
 def encode_events(
@@ -60,10 +84,17 @@ def encode_events(
         data = [*data[:cut], error_frame(fault.error_frame, fault.message)]
     if fault.malformed_frame:
         data.insert(min(fault.after_events, len(data)), MALFORMED)
-    if not fault.no_done:
+    if fault.truncate:
+        data = data[: fault.after_events]
+    elif not fault.no_done:
         data.extend(done)
+    at = fault.after_events
+    if fault.frame_bytes is not None and at < len(data):
+        data[at] = _padded(data[at], fault.frame_bytes)
     eol = line_ending.encode("ascii")
     blocks = [b"data: " + payload.encode("utf-8") + end for payload in data]
+    if fault.invalid_utf8 and at < len(blocks):
+        blocks[at] = _with_invalid_utf8(blocks[at])
     if fault.comment_lines:
         # Both kinds a client must ignore: a comment-only block, and a comment inside an event.
         blocks = [_COMMENT + eol + block for block in blocks]

@@ -130,6 +130,12 @@ def test_fault_fields_are_validated() -> None:
         {"bom": 1},
         {"request_id": "a\r\nX-Evil: 1"},
         {"after_events": 1.5},
+        {"truncate": "yes"},
+        {"invalid_utf8": 1},
+        {"frame_bytes": 0},
+        {"frame_bytes": 1 << 40},
+        {"frame_bytes": 2.5},
+        {"image_result": "gif"},
     ):
         with pytest.raises(ValueError, match="Fault"):
             Fault(**bad)
@@ -399,3 +405,137 @@ def test_framing_and_line_ending_overrides_for_one_stream(emulator: Emulator) ->
     response, _ = request(emulator.port, "POST", CHAT, STREAM)  # the next one is back to normal
     assert response.headers["transfer-encoding"] == "chunked"
     assert response.body.count(b"\n\n") == 9
+
+
+# -- streams that end early, carry bad bytes or huge frames ------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length", "close"])
+def test_truncate_ends_the_body_cleanly_after_k_events(emulator: Emulator, framing: str) -> None:
+    emulator.framing = framing
+    emulator.inject(Fault(truncate=True, after_events=3))
+    with RawConnection(emulator.port) as conn:
+        conn.send("POST", CHAT, STREAM)
+        response = conn.read_response()
+        payloads = sse_payloads(response.body)
+        assert response.error is None  # a proper end of body, not a reset
+        assert len(payloads) == 3
+        assert "[DONE]" not in payloads
+        assert all("finish_reason" in c["choices"][0] for c in chunks(payloads))
+        assert chunks(payloads)[-1]["choices"][0]["finish_reason"] is None
+        if framing != "close":  # the connection stays usable
+            conn.send("POST", CHAT, STREAM)
+            assert sse_payloads(conn.read_response().body)[-1] == "[DONE]"
+
+
+def test_invalid_utf8_goes_into_the_content_string(emulator: Emulator) -> None:
+    emulator.inject(Fault(invalid_utf8=True, after_events=2))
+    response, _ = request(emulator.port, "POST", CHAT, STREAM)
+    events = response.body.split(b"\n\n")
+    assert b'"content":"\xff\xfe' in events[2]
+    assert sum(b"\xff" in e for e in events) == 1
+    # A client that replaces the bad bytes still reads valid JSON.
+    chunk = json.loads(events[2][len(b"data: ") :].decode("utf-8", "replace"))
+    assert chunk["choices"][0]["delta"]["content"].startswith("\ufffd\ufffd")
+
+
+def test_invalid_utf8_in_an_event_without_content(emulator: Emulator) -> None:
+    emulator.inject(Fault(invalid_utf8=True, after_events=7))  # the finish chunk
+    response, _ = request(emulator.port, "POST", CHAT, STREAM)
+    event = response.body.split(b"\n\n")[7]
+    assert b'"id":"\xff\xfe' in event
+    assert json.loads(event[6:].decode("utf-8", "replace"))["choices"][0]["finish_reason"]
+
+
+def test_frame_bytes_pads_one_event_to_an_exact_size(emulator: Emulator) -> None:
+    size = 3 * 1024 * 1024 + 7
+    emulator.inject(Fault(frame_bytes=size, after_events=2, request_id="same"))
+    padded, _ = request(emulator.port, "POST", CHAT, STREAM)
+    plain, _ = request(emulator.port, "POST", CHAT, STREAM)
+    big, small = sse_payloads(padded.body), sse_payloads(plain.body)
+    assert len(big[2].encode()) == size
+    assert [len(p) for i, p in enumerate(big) if i != 2] == [
+        len(p) for i, p in enumerate(small) if i != 2
+    ]
+    assert json.loads(big[2])["choices"] == json.loads(small[2])["choices"]
+
+
+def test_frame_bytes_smaller_than_the_event_changes_nothing(emulator: Emulator) -> None:
+    emulator.inject(Fault(frame_bytes=10, after_events=1))
+    payloads = sse_payloads(request(emulator.port, "POST", CHAT, STREAM)[0].body)
+    assert len(payloads) == 9
+    assert json.loads(payloads[1])["choices"][0]["delta"]["content"]
+
+
+# -- image results ---------------------------------------------------------------------------
+
+OPENAI_IMAGES = "/v1/openai/images/generations"
+PNG_URI = "data:image/png;base64,"
+
+
+def _image_answer(emulator: Emulator, route: str, kind: str) -> Dict[str, Any]:
+    emulator.inject(Fault(image_result=kind))
+    body: Dict[str, Any] = {"prompt": "a red square", "width": 64, "height": 64, "seed": 3}
+    if route == OPENAI_IMAGES:
+        body = {"model": "stabilityai/sd3.5", "prompt": "a red square", "size": "64x64", "seed": 3}
+    response, _ = request(emulator.port, "POST", route, body)
+    assert response.status == 200
+    answer: Dict[str, Any] = json.loads(response.body)
+    return answer
+
+
+def _clean_payloads(emulator: Emulator, route: str) -> list:
+    answer = _image_answer(emulator, route, "output")  # output keeps the PNGs whole
+    return [uri[len(PNG_URI) :] for uri in answer["output"]]
+
+
+@pytest.mark.parametrize("route", [IMAGE, OPENAI_IMAGES])
+def test_image_result_truncated_base64(emulator: Emulator, route: str) -> None:
+    whole = _clean_payloads(emulator, route)[0]
+    answer = _image_answer(emulator, route, "truncated_base64")
+    if route == IMAGE:
+        (uri,) = answer["images"]
+        assert uri.startswith(PNG_URI)
+        cut = uri[len(PNG_URI) :]
+    else:
+        cut = answer["data"][0]["b64_json"]
+    assert cut == whole[: len(whole) // 2]
+
+
+@pytest.mark.parametrize("route", [IMAGE, OPENAI_IMAGES])
+def test_image_result_wrong_media_type(emulator: Emulator, route: str) -> None:
+    import base64
+
+    answer = _image_answer(emulator, route, "wrong_media_type")
+    uri = answer["images"][0] if route == IMAGE else answer["data"][0]["b64_json"]
+    assert uri.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]).startswith(b"\x89PNG\r\n")
+
+
+@pytest.mark.parametrize("route", [IMAGE, OPENAI_IMAGES])
+def test_image_result_empty_url_and_output(emulator: Emulator, route: str) -> None:
+    import base64
+
+    empty = _image_answer(emulator, route, "empty")
+    assert (empty["images"] if route == IMAGE else empty["data"]) == []
+    if route == IMAGE:
+        assert empty["nsfw_content_detected"] == []
+    url = _image_answer(emulator, route, "url")
+    link = url["image_url"] if route == IMAGE else url["data"][0]["url"]
+    assert link.startswith("https://images.emulator.invalid/") and link.endswith(".png")
+    if route == IMAGE:
+        assert url["status"] == "ok" and url["inference_status"]["status"] == "succeeded"
+    output = _image_answer(emulator, route, "output")
+    assert output["status"] == "succeeded"
+    assert "images" not in output and "data" not in output
+    (uri,) = output["output"]
+    assert base64.b64decode(uri[len(PNG_URI) :]).startswith(b"\x89PNG\r\n")
+
+
+def test_image_result_leaves_other_routes_and_errors_alone(emulator: Emulator) -> None:
+    emulator.inject(Fault(image_result="empty"))
+    response, _ = request(emulator.port, "POST", CHAT, chat_body())
+    assert json.loads(response.body)["object"] == "chat.completion"
+    emulator.inject(Fault(image_result="empty", status=429))
+    response, _ = request(emulator.port, "POST", IMAGE, {"prompt": "x"})
+    assert response.status == 429

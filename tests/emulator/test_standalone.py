@@ -78,5 +78,6 @@ def test_fault_fields_match_the_contract() -> None:
         "request_id": None, "drop": None, "after_events": 0, "stall": 0.0,
         "stall_at": "before_response", "malformed_frame": False, "error_frame": None,
         "no_done": False, "chunk_size": None, "drip_delay": 0.0, "framing": None,
-        "line_ending": None, "bom": False, "comment_lines": False,
+        "line_ending": None, "bom": False, "comment_lines": False, "truncate": False,
+        "invalid_utf8": False, "frame_bytes": None, "image_result": None,
     }  # fmt: skip
