@@ -52,7 +52,11 @@ def render_stream(n_chunks: int, *, sep: bytes = b"\n") -> bytes:
 
 
 class BenchServer:
-    """Answers every request on loopback with one pre-rendered body (keep-alive, chunked)."""
+    """Answers every request on loopback with one pre-rendered body (keep-alive).
+
+    ``framing`` is ``"chunked"`` (64 KiB chunks) or anything else for a ``Content-Length``
+    body; ``content_type`` serves JSON as well as SSE (the non-stream request benchmark).
+    """
 
     def __init__(
         self,
@@ -163,8 +167,9 @@ def _run_forever(
     framing: str,
     port_pipe: multiprocessing.connection.Connection,
     delay: float = 0.0,
+    content_type: str = "text/event-stream",
 ) -> None:
-    server = BenchServer(body, framing=framing, delay=delay)
+    server = BenchServer(body, framing=framing, delay=delay, content_type=content_type)
     port_pipe.send(server.port)
     server._accept_loop()
 
@@ -172,13 +177,20 @@ def _run_forever(
 class ProcessBenchServer:
     """The same server in a child process, so it never competes with the client for the GIL."""
 
-    def __init__(self, body: bytes, *, framing: str = "chunked", delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        framing: str = "chunked",
+        delay: float = 0.0,
+        content_type: str = "text/event-stream",
+    ) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
         parent, child = ctx.Pipe()
         self._proc = ctx.Process(
-            target=_run_forever, args=(body, framing, child, delay), daemon=True
+            target=_run_forever, args=(body, framing, child, delay, content_type), daemon=True
         )
         self._proc.start()
         self.port = parent.recv()

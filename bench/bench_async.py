@@ -172,8 +172,14 @@ class ThreadWatcher:
         self._thread.join()
 
 
-async def _fan_out(aclient: AsyncDeepInfraClient, n: int, expected: int) -> tuple[float, int, int]:
-    """``n`` streams at once from one client: (wall seconds, threads before, peak threads)."""
+async def _fan_out(
+    aclient: AsyncDeepInfraClient, n: int, expected: int
+) -> tuple[float, int, int, float]:
+    """``n`` streams at once from one client.
+
+    Returns (wall seconds, threads before, peak threads, CPU seconds of this process: the
+    server runs in another, so this is the client's cost alone).
+    """
     counts: list[int] = []
 
     async def one() -> None:
@@ -185,14 +191,14 @@ async def _fan_out(aclient: AsyncDeepInfraClient, n: int, expected: int) -> tupl
         counts.append(count)
 
     with ThreadWatcher() as watcher:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         async with anyio.create_task_group() as tg:
             for _ in range(n):
                 tg.start_soon(one)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if len(counts) != n or any(c != expected for c in counts):
         raise SystemExit(f"{n} streams: counts {sorted(set(counts))}, expected {expected} each")
-    return elapsed, watcher.before, watcher.peak
+    return elapsed, watcher.before, watcher.peak, cpu
 
 
 async def _one_loop(
@@ -200,13 +206,15 @@ async def _one_loop(
 ) -> dict[str, Any]:
     """One event loop's run: the largest level cold (fresh loop), then every level warm."""
     cold = await _fan_out(aclient, max(levels), expected)
-    warm: dict[int, tuple[float, int, int]] = {}
+    warm: dict[int, tuple[float, int, int, float]] = {}
     for n in levels[::-1] if reverse else levels:
         warm[n] = await _fan_out(aclient, n, expected)
     return {"cold": cold, "warm": warm}
 
 
-def _threads_fan_out(client: DeepInfraClient, n: int, expected: int) -> tuple[float, int, int]:
+def _threads_fan_out(
+    client: DeepInfraClient, n: int, expected: int
+) -> tuple[float, int, int, float]:
     """The reference: ``n`` OS threads, each reading one stream with the sync client."""
     counts: list[int] = []
 
@@ -219,18 +227,26 @@ def _threads_fan_out(client: DeepInfraClient, n: int, expected: int) -> tuple[fl
 
     threads = [threading.Thread(target=one) for _ in range(n)]
     with ThreadWatcher() as watcher:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if len(counts) != n or any(c != expected for c in counts):
         raise SystemExit(f"{n} threads: counts {sorted(set(counts))}, expected {expected} each")
-    return elapsed, watcher.before, watcher.peak
+    return elapsed, watcher.before, watcher.peak, cpu
 
 
 THREADS = "threads (sync SDK)"
+
+
+def _record(cell: dict[str, Any], n: int, measured: tuple[float, int, int, float]) -> None:
+    seconds, before, peak, cpu = measured
+    level = cell["levels"].setdefault(n, {"seconds": [], "threads": [], "cpu_seconds": []})
+    level["seconds"].append(seconds)
+    level["threads"].append((before, peak))
+    level["cpu_seconds"].append(cpu)
 
 
 def concurrency(
@@ -255,21 +271,17 @@ def concurrency(
             cell = results[name]
             if name == THREADS:
                 for n in levels if r % 2 == 0 else levels[::-1]:
-                    level = cell["levels"].setdefault(n, {"seconds": [], "threads": []})
-                    seconds, before, peak = _threads_fan_out(client, n, expected)
-                    level["seconds"].append(seconds)
-                    level["threads"].append((before, peak))
+                    _record(cell, n, _threads_fan_out(client, n, expected))
                 continue
             run = anyio.run(_one_loop, aclient, levels, expected, r % 2 == 1, backend=name)
             cell["cold"].append(run["cold"][0])
-            cell["cold_threads"].append(run["cold"][1:])
-            for n, (seconds, before, peak) in run["warm"].items():
-                level = cell["levels"].setdefault(n, {"seconds": [], "threads": []})
-                level["seconds"].append(seconds)
-                level["threads"].append((before, peak))
+            cell["cold_threads"].append(run["cold"][1:3])
+            for n, measured in run["warm"].items():
+                _record(cell, n, measured)
     for cell in results.values():
         for level in cell["levels"].values():
             level["median_seconds"] = statistics.median(level["seconds"])
+            level["median_cpu_seconds"] = statistics.median(level["cpu_seconds"])
         if cell["cold"]:
             cell["median_cold"] = statistics.median(cell["cold"])
     return results
@@ -291,31 +303,33 @@ def settle(baseline: int, limit: float) -> tuple[int, float]:
 
 
 def profile_async(url: str, top: int = 20) -> str:
-    """Where one async SDK stream (asyncio) spends its time: the event-loop thread and the workers.
+    """Where one async SDK stream (asyncio) spends its time: the event-loop thread and the
+    stream's reader thread.
 
-    cProfile sees one thread, so the worker side is profiled by wrapping the facade's
-    per-batch worker call (for this run only); batches are read one at a time, so one
-    profiler serves every worker thread in turn.
+    cProfile sees one thread, so the reader side is profiled by wrapping the reader
+    thread's read loop (``StreamPump._read``, for this run only) in a second profiler.
     """
-    from deepinfra_sdk import aio
+    from deepinfra_sdk import _pump
 
     aclient = AsyncDeepInfraClient("bench-key", base_url=url)
     anyio.run(_read_async_sdk, aclient, backend="asyncio")  # warm-up
-    worker_prof = cProfile.Profile()
-    stats = {"batches": 0, "chunks": 0, "worker_s": 0.0}
-    original = aio.AsyncChatStream._next_batch
+    reader_prof = cProfile.Profile()
+    stats = {"reader_s": 0.0, "takes": 0, "taken": 0}
+    original_read, original_take = _pump.StreamPump._read, _pump.StreamPump.take
 
-    def next_batch(self: Any) -> Any:
+    def read(self: Any, stream: Any) -> None:
         t0 = time.perf_counter()
-        worker_prof.enable()
         try:
-            batch = original(self)
+            reader_prof.runcall(original_read, self, stream)
         finally:
-            worker_prof.disable()
-            stats["worker_s"] += time.perf_counter() - t0
-        stats["batches"] += 1
-        stats["chunks"] += len(batch or ())
-        return batch
+            stats["reader_s"] += time.perf_counter() - t0
+
+    def take(self: Any) -> Any:
+        items = original_take(self)
+        if items:
+            stats["takes"] += 1
+            stats["taken"] += len(items)
+        return items
 
     collections: dict[int, list[float]] = {}
     gc_started = [0.0]
@@ -328,7 +342,8 @@ def profile_async(url: str, top: int = 20) -> str:
                 time.perf_counter() - gc_started[0]
             )
 
-    aio.AsyncChatStream._next_batch = next_batch  # type: ignore[method-assign]
+    _pump.StreamPump._read = read  # type: ignore[method-assign]
+    _pump.StreamPump.take = take  # type: ignore[method-assign]
     gc.callbacks.append(on_gc)
     loop_prof = cProfile.Profile()
     try:
@@ -337,12 +352,13 @@ def profile_async(url: str, top: int = 20) -> str:
         loop_prof.disable()
     finally:
         gc.callbacks.remove(on_gc)
-        aio.AsyncChatStream._next_batch = original  # type: ignore[method-assign]
+        _pump.StreamPump._read = original_read  # type: ignore[method-assign]
+        _pump.StreamPump.take = original_take  # type: ignore[method-assign]
     out = io.StringIO()
     out.write(
         f"profiled async stream: {count:,} chunks in {elapsed:.3f} s (profilers on), "
-        f"{stats['batches']:,} batches of {stats['chunks'] / max(stats['batches'], 1):.0f} "
-        f"chunks, worker busy {stats['worker_s']:.3f} s\n"
+        f"{stats['takes']:,} batches of {stats['taken'] / max(stats['takes'], 1):.0f} "
+        f"chunks taken by the loop, reader thread busy {stats['reader_s']:.3f} s\n"
     )
     spent = ", ".join(
         f"gen{g} {len(t)}x {sum(t) * 1000:.0f} ms" for g, t in sorted(collections.items())
@@ -350,8 +366,8 @@ def profile_async(url: str, top: int = 20) -> str:
     out.write(f"garbage collector: {spent or 'no collections'}\n\n")
     out.write("== event-loop thread (tottime) ==\n")
     pstats.Stats(loop_prof, stream=out).sort_stats("tottime").print_stats(top)
-    out.write("== worker threads (tottime) ==\n")
-    pstats.Stats(worker_prof, stream=out).sort_stats("tottime").print_stats(top)
+    out.write("== reader thread (tottime) ==\n")
+    pstats.Stats(reader_prof, stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()
 
 
@@ -429,7 +445,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             contenders["openai AsyncOpenAI (asyncio)"] = (oa, oa_chunks + 1)
         measure(contenders, 1)  # warm-up: connections, imports, caches
         rates = measure(contenders, rounds)
-        profile = profile_async(server.url) if args.profile else None
+        profile = None
+        if args.profile:
+            try:
+                profile = profile_async(server.url)
+            except AttributeError as exc:
+                profile = f"no profile: {exc}"
 
     medians = {name: statistics.median(v) for name, v in rates.items()}
     bare = medians["bare requests"]

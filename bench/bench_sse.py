@@ -108,12 +108,9 @@ class Case:
         return statistics.median(self.times) / self.events * 1e6
 
 
-def main() -> None:
-    """Parse arguments, build the cases and time them in interleaved rounds."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (~1 s), for CI")
-    args = parser.parse_args()
-    if args.quick:
+def run_cases(quick: bool) -> tuple[List[Case], int, List[bytes]]:
+    """Build the cases and time them in interleaved rounds: (cases, rounds, LF frames)."""
+    if quick:
         bulk, live, bytewise, rounds = 5_000, 2_000, 200, 3
     else:
         bulk, live, bytewise, rounds = 200_000, 100_000, 5_000, 7
@@ -139,7 +136,15 @@ def main() -> None:
     for _ in range(rounds):
         for case in cases:
             case.run_once()
+    return cases, rounds, lf
 
+
+def main() -> None:
+    """Parse arguments, run the cases, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (~1 s), for CI")
+    args = parser.parse_args()
+    cases, rounds, lf = run_cases(args.quick)
     print(f"Python {sys.version.split()[0]}, median of {rounds} interleaved rounds")
     print(f"frame size ~{sum(map(len, lf)) // len(lf)} bytes (LF)")
     for case in cases:
