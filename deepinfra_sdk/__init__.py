@@ -43,6 +43,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._streaming import ChatStream
+from ._usage import UsageMeter, UsageSnapshot, UsageTotals
 from ._version import __version__
 from .client import DeepInfraClient
 from .types import (
@@ -64,14 +65,33 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from ._batch import (
+        BatchCancelled,
+        BatchError,
+        BatchInterrupted,
+        BatchItem,
+        BatchProgress,
+        BatchResult,
+    )
     from .aio import AsyncChatStream, AsyncDeepInfraClient
+    from .notebook import adisplay_stream, display_stream
     from .provider import DeepInfra
 
-# The async facade and the provider class import anyio: load them on first use only.
+# The async facade and the provider class import anyio: load them on first use only (the
+# notebook helpers too, which most programs never use).
 _LAZY = {
     "AsyncChatStream": "aio",
+    # The batch helper loads concurrent.futures: only when a batch is run or named.
+    "BatchCancelled": "_batch",
+    "BatchError": "_batch",
+    "BatchInterrupted": "_batch",
+    "BatchItem": "_batch",
+    "BatchProgress": "_batch",
+    "BatchResult": "_batch",
     "AsyncDeepInfraClient": "aio",
     "DeepInfra": "provider",
+    "adisplay_stream": "notebook",
+    "display_stream": "notebook",
 }
 
 
@@ -104,6 +124,12 @@ __all__ = [
     "AsyncDeepInfraClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchCancelled",
+    "BatchError",
+    "BatchInterrupted",
+    "BatchItem",
+    "BatchProgress",
+    "BatchResult",
     "ChatChoice",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -132,6 +158,11 @@ __all__ = [
     "ToolCall",
     "UnprocessableEntityError",
     "Usage",
+    "UsageMeter",
+    "UsageSnapshot",
+    "UsageTotals",
     "__version__",
+    "adisplay_stream",
+    "display_stream",
     "types",
 ]

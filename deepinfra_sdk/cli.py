@@ -51,6 +51,7 @@ from ._exceptions import (
     RateLimitError,
 )
 from ._streaming import ChatStream
+from ._usage import format_usd
 from ._validation import check_model_name
 from ._version import __version__
 from .client import DeepInfraClient
@@ -138,12 +139,10 @@ def _print_json(value: Any) -> None:
     _out(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-def _usd(amount: Optional[float]) -> str:
-    """``0.0000268`` -> ``$0.0000268`` (no exponent notation; ``n/a`` when unknown)."""
-    if amount is None:
-        return "n/a"
-    text = f"{amount:.10f}".rstrip("0").rstrip(".")
-    return f"${text or '0'}"
+def _usd(amount: Any) -> str:
+    """``0.0000268`` -> ``$0.0000268``: every digit the server sent, never an exponent
+    (``n/a`` when unknown)."""
+    return format_usd(amount)
 
 
 def _stderr_is_tty() -> bool:
@@ -485,14 +484,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         image_cost = image.inference_status.cost if image.inference_status else None
         _out(f"   wrote {path} (512x512, {size} bytes)\n\n")
         _report_cost(args, "image", image_cost, "")
+        # The client's meter summed every call exactly (see deepinfra_sdk/_usage.py).
+        spent = client.usage.snapshot()
 
-    total = sum(c for c in (chat_cost, image_cost) if c is not None)
     tokens = _usage_detail(usage)
     _out(
         "4. cost summary (USD):\n"
         f"   chat   {_usd(chat_cost):>14}  usage.estimated_cost, {tokens}\n"
         f"   image  {_usd(image_cost):>14}  inference_status.cost\n"
-        f"   total  {_usd(total):>14}\n"
+        f"   total  {_usd(spent.cost_exact):>14}  client.usage: {spent.requests} requests, "
+        f"{spent.total_tokens} tokens\n"
     )
     return EXIT_OK
 

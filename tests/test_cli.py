@@ -13,6 +13,7 @@ import base64
 import errno
 import json
 import os
+import re
 import selectors
 import signal
 import socket
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -731,6 +733,36 @@ def test_demo_end_to_end(env: dict[str, str], tmp_path: Path) -> None:
     assert "$" in out
     # Not a benchmark, only a guard against the demo turning slow (it takes about 1 s).
     assert elapsed < 20
+
+
+def test_demo_total_is_the_meters_exact_sum_of_the_calls(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(env, "demo", "--token-delay", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.split("4. cost summary (USD):\n", 1)[1].splitlines()
+    amounts = {line.split()[0]: line.split()[1] for line in summary}
+    assert set(amounts) == {"chat", "image", "total"}
+    assert all(a.startswith("$") and "e" not in a for a in amounts.values())
+    chat, image, total = (Decimal(amounts[k][1:]) for k in ("chat", "image", "total"))
+    assert chat > 0 and image > 0
+    assert total == chat + image
+    tokens = re.search(r"(\d+) prompt \+ (\d+) completion tokens", summary[0])
+    assert tokens is not None
+    assert summary[2].endswith(
+        f"client.usage: 2 requests, {int(tokens[1]) + int(tokens[2])} tokens"
+    )
+
+
+def test_verbose_cost_line_matches_the_calls_usage(env: dict[str, str]) -> None:
+    result = run(env, "--verbose", "chat", "-", "Hi", "--max-tokens", "7", "--json", "--local")
+    assert result.returncode == 0, result.stderr
+    usage = json.loads(result.stdout)["usage"]
+    line = next(x for x in result.stderr.splitlines() if " cost " in x)
+    assert line == (
+        f"deepinfra: chat cost ${Decimal(repr(usage['estimated_cost'])):f} "
+        f"({usage['prompt_tokens']} prompt + 7 completion tokens)"
+    )
 
 
 def test_demo_out_dir_and_verbose(env: dict[str, str], tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 from .. import _constants as C
@@ -14,6 +14,7 @@ from ..types import ChatCompletion
 from ._base import Resource
 
 if TYPE_CHECKING:
+    from .._batch import BatchResult, ProgressOption
     from ..client import DeepInfraClient
 
 __all__ = ["Chat", "Completions"]
@@ -139,11 +140,47 @@ class Completions(Resource):
                     body=body,
                     request_id=response.request_id,
                 )
-            return ChatStream(response, model=model)
+            return ChatStream(response, model=model, meter=client.usage)
         data = client._send("POST", _PATH, payload, model=model).json()
         if not isinstance(data, dict) or "choices" not in data:
             raise APIResponseValidationError("the chat completion has no 'choices'", body=data)
-        return ChatCompletion.from_wire(data)
+        completion = ChatCompletion.from_wire(data)
+        client.usage._record_usage(model, completion.usage)
+        return completion
+
+    def batch(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        progress: ProgressOption = True,
+    ) -> BatchResult:
+        """Run many (non-streamed) completions at once; results come back in input order.
+
+        Args:
+            requests: dicts of :meth:`create` keyword arguments, e.g.
+                ``[{"model": ..., "messages": [...]}, ...]`` (``stream=True`` is refused).
+            concurrency: how many requests are in flight at once (on the async client,
+                also never more than its ``max_concurrency``).
+            progress: ``True`` shows a tqdm bar if tqdm is installed (the ``progress``
+                extra), else a plain counter on stderr; ``False`` shows nothing; a callable
+                is called with a :class:`~deepinfra_sdk.BatchProgress` after each item.
+
+        Returns:
+            A :class:`~deepinfra_sdk.BatchResult`: one :class:`~deepinfra_sdk.BatchItem`
+            per request, holding its ``completion`` or its ``error``. A failing request
+            (after the client's retries) never stops the others;
+            ``raise_on_error()`` gives all the completions or raises
+            :class:`~deepinfra_sdk.BatchError`.
+
+        Stopping: requests not started are never sent, and those in flight are aborted.
+        Ctrl-C during a sync batch raises :class:`~deepinfra_sdk.BatchInterrupted`, whose
+        ``result`` holds what finished; cancelling the task awaiting an async batch stops
+        it the same way.
+        """
+        from .._batch import run_batch
+
+        return run_batch(self.create, requests, concurrency=concurrency, progress=progress)
 
 
 class Chat(Resource):

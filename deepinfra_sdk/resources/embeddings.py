@@ -49,4 +49,6 @@ class Embeddings(Resource):
             raise APIResponseValidationError(
                 "the embeddings response has no 'data' list", body=data
             )
-        return EmbeddingResponse.from_wire(data)
+        result = EmbeddingResponse.from_wire(data)
+        self._client.usage._record_embeddings(model, result)
+        return result
