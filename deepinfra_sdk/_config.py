@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import warnings
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional, Union
@@ -16,7 +16,18 @@ from urllib.parse import urlsplit
 
 from . import _constants as C
 
-__all__ = ["ClientConfig", "Timeout", "TimeoutTypes"]
+__all__ = ["ALLOW_INSECURE_ENV_VAR", "ClientConfig", "Timeout", "TimeoutTypes"]
+
+#: Set to 1 to allow sending the key over plain http to a host that is not loopback (for
+#: entry points with no ``allow_insecure`` argument: the CLI, the provider class).
+ALLOW_INSECURE_ENV_VAR = "DEEPINFRA_ALLOW_INSECURE_HTTP"
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+# RFC 9110 field names are tokens; anything else (':', spaces, controls) would break framing.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Header values whose content is a credential: shown as [redacted] in reprs.
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +85,12 @@ def is_loopback_url(url: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    return address.is_loopback
 
 
 def _check_key(key: str) -> str:
@@ -114,12 +128,50 @@ def _check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-_warned_insecure: set[str] = set()
+def _check_headers(default_headers: Optional[Mapping[str, str]]) -> dict[str, str]:
+    # Checked here, with an error naming the header, rather than by requests at send time
+    # (whose message quotes the value, which may be a credential).
+    headers = dict(default_headers or {})
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(
+                f"default_headers must map str to str; header {name!r} has a "
+                f"{type(value).__name__} value: convert it with str()"
+            )
+        if any(ch in f"{name}{value}" for ch in "\r\n\0"):
+            raise ValueError(f"header {name[:60]!r} contains CR, LF or NUL; remove them")
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(
+                f"header name {name[:60]!r} is not a valid HTTP field name: use letters, "
+                "digits and '-' (no spaces or ':')"
+            )
+        if value[:1].isspace() or value[-1:].isspace():
+            raise ValueError(
+                f"header {name!r} has leading or trailing whitespace in its value; strip it"
+            )
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"header {name!r} has characters HTTP headers cannot carry (only "
+                "Latin-1); percent-encode or drop them"
+            ) from None
+    return headers
+
+
+def _insecure_allowed(allow_insecure: bool) -> bool:
+    if allow_insecure:
+        return True
+    return os.environ.get(ALLOW_INSECURE_ENV_VAR, "").strip().lower() in _TRUTHY
 
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """The resolved, immutable configuration of one client (plain data: picklable)."""
+    """The resolved, immutable configuration of one client (plain data: picklable).
+
+    Its repr shows no secret: not the key, not a password in the base URL or the proxy,
+    not the value of a credential header.
+    """
 
     api_key: Optional[str] = field(repr=False)
     base_url: str
@@ -140,8 +192,15 @@ class ClientConfig:
         default_headers: Optional[Mapping[str, str]] = None,
         pool_maxsize: int = C.DEFAULT_POOL_MAXSIZE,
         proxy: Optional[str] = None,
+        allow_insecure: bool = False,
     ) -> ClientConfig:
-        """Apply the order argument -> environment -> ``_constants`` and validate."""
+        """Apply the order argument -> environment -> ``_constants`` and validate.
+
+        Raises:
+            ValueError: a setting is invalid, or the key would be sent over plain http to
+                a host that is not loopback without ``allow_insecure=True`` (or
+                ``DEEPINFRA_ALLOW_INSECURE_HTTP=1``).
+        """
         if api_key is None:
             api_key = next(
                 (
@@ -162,17 +221,9 @@ class ClientConfig:
             raise ValueError(f"max_retries must be a whole number >= 0, got {max_retries!r}")
         if not isinstance(pool_maxsize, int) or pool_maxsize < 1:
             raise ValueError(f"pool_maxsize must be a whole number >= 1, got {pool_maxsize!r}")
-        headers = dict(default_headers or {})
-        for name, value in headers.items():
-            if any(ch in f"{name}{value}" for ch in "\r\n\0"):
-                raise ValueError(f"header {name!r} contains CR, LF or NUL; remove them")
-            try:
-                f"{name}: {value}".encode("latin-1")
-            except UnicodeEncodeError:
-                raise ValueError(
-                    f"header {name!r} has characters HTTP headers cannot carry (only "
-                    "Latin-1); percent-encode or drop them"
-                ) from None
+        headers = _check_headers(default_headers)
+        if proxy is not None and not isinstance(proxy, str):
+            raise TypeError(f"proxy must be a URL string, not {type(proxy).__name__}")
         config = cls(
             api_key=api_key,
             base_url=base_url,
@@ -182,7 +233,8 @@ class ClientConfig:
             pool_maxsize=pool_maxsize,
             proxy=proxy,
         )
-        config._warn_if_insecure()
+        if not _insecure_allowed(allow_insecure):
+            config._refuse_if_insecure()
         return config
 
     @property
@@ -190,16 +242,27 @@ class ClientConfig:
         """True when the base URL points at this machine (an emulator or a local proxy)."""
         return is_loopback_url(self.base_url)
 
-    def _warn_if_insecure(self) -> None:
-        # Plain http to another host would send the key in clear text: say so once per host.
-        if self.api_key and self.base_url.startswith("http://") and not self.is_loopback:
-            host = urlsplit(self.base_url).netloc
-            if host not in _warned_insecure:
-                _warned_insecure.add(host)
-                warnings.warn(
-                    f"base_url {redact_url(self.base_url)!r} uses plain http: the API key "
-                    "would travel unencrypted; use https unless this host is on a trusted "
-                    "network",
-                    UserWarning,
-                    stacklevel=4,
-                )
+    def _refuse_if_insecure(self) -> None:
+        # Plain http to another host would send the key in clear text to anyone on the path:
+        # refuse, rather than warn once after the first request has already exposed it.
+        scheme = urlsplit(self.base_url).scheme
+        if self.api_key and scheme == "http" and not self.is_loopback:
+            raise ValueError(
+                f"base_url {redact_url(self.base_url)!r} uses plain http to a host that is not "
+                "this machine: the API key would travel unencrypted. Use https://, or, if "
+                "the network is trusted (a gateway in the same cluster), pass "
+                f"allow_insecure=True or set {ALLOW_INSECURE_ENV_VAR}=1"
+            )
+
+    def __repr__(self) -> str:
+        headers = {
+            name: "[redacted]" if name.lower() in _SECRET_HEADERS else value
+            for name, value in self.default_headers.items()
+        }
+        proxy = None if self.proxy is None else redact_url(self.proxy)
+        return (
+            f"ClientConfig(api_key={'[set]' if self.api_key else None}, "
+            f"base_url={redact_url(self.base_url)!r}, timeout={self.timeout!r}, "
+            f"max_retries={self.max_retries!r}, default_headers={headers!r}, "
+            f"pool_maxsize={self.pool_maxsize!r}, proxy={proxy!r})"
+        )

@@ -6,14 +6,27 @@ more; this module knows them all so the transport and the stream share one readi
 
 from __future__ import annotations
 
+import datetime
+import email.utils
+import html
 import json
+import math
+import re
+import reprlib
+import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
 from ._exceptions import APIStatusError, APIStreamError, status_error_class
 
 _MAX_TEXT = 500
+# Request ids are short tokens; a longer value is cut so it cannot flood the message.
+_MAX_REQUEST_ID = 200
 _REQUEST_ID_HEADERS = ("x-request-id", "x-deepinfra-request-id", "request-id", "x-trace-id")
+# Gateways (nginx, Cloudflare) answer 502/504 with an HTML page: its title says it all.
+_HTML_START = re.compile(r"\s*<(?:!doctype|html|head|body|title|h1)\b", re.IGNORECASE)
+_HTML_HEADING = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
 
 
 def decode_body(raw: bytes) -> Any:
@@ -22,8 +35,20 @@ def decode_body(raw: bytes) -> Any:
         return None
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return raw[: _MAX_TEXT * 4].decode("utf-8", "replace").strip()[:_MAX_TEXT]
+
+
+def _html_message(text: str) -> Optional[str]:
+    """The title (else the first heading) of an HTML error page; None when ``text`` is not
+    such a page (the caller then keeps the text as it is)."""
+    if not _HTML_START.match(text[:200]):
+        return None
+    found = _HTML_HEADING.search(text[:20_000])
+    if found is None:
+        return None
+    message = " ".join(html.unescape(_HTML_TAG.sub(" ", found.group(2))).split())
+    return message[:_MAX_TEXT] or None
 
 
 def _maybe_json(text: str) -> Any:
@@ -32,22 +57,37 @@ def _maybe_json(text: str) -> Any:
     if stripped[:1] in ("{", "["):
         try:
             return json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return text
 
 
+def _short(value: Any) -> str:
+    # str() of a hostile value (a huge dict, an int with 100k digits) is cut, or refused.
+    if isinstance(value, str):
+        return value[:_MAX_TEXT]
+    try:
+        return reprlib.repr(value)[:_MAX_TEXT]
+    except Exception:  # a value whose repr fails is still no reason to lose the error
+        return type(value).__name__
+
+
 def _detail_list(items: list[Any]) -> str:
     parts = []
+    size = 0
     for item in items:
+        if size > _MAX_TEXT:
+            break  # thousands of entries: the first ones make the message
         if isinstance(item, Mapping):
             loc = item.get("loc")
-            where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""
-            msg = str(item.get("msg") or item.get("message") or item)
-            parts.append(f"{where}: {msg}" if where else msg)
+            where = ".".join(_short(p) for p in loc[:20]) if isinstance(loc, list) else ""
+            msg = _short(item.get("msg") or item.get("message") or item)
+            part = f"{where}: {msg}" if where else msg
         else:
-            parts.append(str(item))
-    return "; ".join(parts)
+            part = _short(item)
+        parts.append(part)
+        size += len(part) + 2
+    return "; ".join(parts)[:_MAX_TEXT]
 
 
 def error_message(body: Any, _depth: int = 0) -> Optional[str]:
@@ -56,6 +96,7 @@ def error_message(body: Any, _depth: int = 0) -> Optional[str]:
     Shapes: ``{"error": str}``, ``{"error": {"message": ...}}``, ``{"detail": str}``,
     ``{"detail": {"error": str}}``, ``{"detail": [{loc, msg, type}]}``, and the in-stream
     ``{"error_type": ..., "error_message": "<maybe JSON>"}``; a bare string is its own message.
+    The message is at most 500 characters, whatever the body holds.
     """
     if _depth > 4:
         return None
@@ -63,7 +104,7 @@ def error_message(body: Any, _depth: int = 0) -> Optional[str]:
         inner = _maybe_json(body)
         if inner is not body:
             return error_message(inner, _depth + 1) or body.strip()[:_MAX_TEXT]
-        return body.strip()[:_MAX_TEXT] or None
+        return _html_message(body) or body.strip()[:_MAX_TEXT] or None
     if not isinstance(body, Mapping):
         return None
     for key in ("error", "detail", "error_message", "message"):
@@ -94,12 +135,34 @@ def request_id(headers: Mapping[str, str], body: Any) -> Optional[str]:
     for name in _REQUEST_ID_HEADERS:
         value = headers.get(name)
         if value:
-            return value
+            return value[:_MAX_REQUEST_ID]
     if isinstance(body, Mapping):
         value = body.get("request_id") or body.get("id")
         if isinstance(value, str) and value:
-            return value
+            return value[:_MAX_REQUEST_ID]
     return None
+
+
+def retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date, counted
+    from ``now``, a Unix time, by default the present), or None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        # "nan" and "inf" parse as floats but are no delay a server means.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT, even when a sender forgets to say so
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def status_error(
@@ -111,17 +174,20 @@ def status_error(
     method: str = "",
     path: str = "",
 ) -> APIStatusError:
-    """The typed error for an HTTP error response, its message read from the body."""
+    """The typed error for an HTTP error response, its message read from the body and its
+    ``retry_after`` from the ``Retry-After`` header."""
     body = decode_body(raw)
     message = error_message(body) or f"{method} {path} failed".strip()
     cls = status_error_class(status)
-    return cls(
+    err = cls(
         message,
         status_code=status,
         body=body,
         request_id=request_id(headers, body),
         response=response,
     )
+    err.retry_after = retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    return err
 
 
 def is_error_frame(obj: Any) -> bool:

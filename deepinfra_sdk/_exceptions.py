@@ -99,7 +99,9 @@ class APIError(DeepInfraError):
         if self.status_code is not None:
             parts.append(f"(HTTP {self.status_code})")
         if self.request_id:
-            parts.append(f"[request id {self.request_id}]")
+            # Ids are short; a hostile one must not turn every log line into a megabyte.
+            rid = str(self.request_id)
+            parts.append(f"[request id {rid if len(rid) <= 100 else rid[:100] + '...'}]")
         return " ".join(parts)
 
     def __repr__(self) -> str:
@@ -107,6 +109,8 @@ class APIError(DeepInfraError):
 
     def __reduce__(self) -> Any:
         # Keep errors picklable (they cross process pools); the live response is not.
+        # Attributes of subclasses (retry_after, error_type) travel as the state.
+        state = {k: v for k, v in self.__dict__.items() if k not in _REBUILT}
         return (
             _rebuild_error,
             (
@@ -117,7 +121,11 @@ class APIError(DeepInfraError):
                 self.request_id,
                 self.partial_text,
             ),
+            state or None,
         )
+
+
+_REBUILT = frozenset({"message", "status_code", "body", "request_id", "response", "partial_text"})
 
 
 def _rebuild_error(  # noqa: PLR0917 - the argument tuple pickle stores
@@ -149,7 +157,15 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(APIError):
-    """The server answered with an error status (4xx or 5xx)."""
+    """The server answered with an error status (4xx or 5xx).
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds (from delta-seconds or an
+    HTTP date, counted when the answer arrived), or ``None`` when it sent none. A value
+    beyond the SDK's cap (60 s) is not waited for: the error is raised at once, so the
+    caller can decide whether to wait that long.
+    """
+
+    retry_after: Optional[float] = None
 
 
 class BadRequestError(APIStatusError):

@@ -2,21 +2,38 @@
 
 Model names become URL path segments on some routes, so they are held to DeepInfra's
 ``owner/name[:version]`` form: nothing that could add a segment, a query or a fragment gets
-through. Messages are checked for the shape the API needs, with an error naming the fix.
+through. Messages are checked for the shape the API needs, and a request body too large to
+be sensible is refused, each with an error naming the fix.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import quote
 
-__all__ = ["check_messages", "check_model_name", "model_path", "without_none"]
+__all__ = [
+    "MAX_MODEL_NAME_LENGTH",
+    "MAX_REQUEST_BYTES",
+    "check_messages",
+    "check_model_name",
+    "check_request_size",
+    "model_path",
+    "without_none",
+]
 
+# Explicit ASCII ranges (never \w or \d, which accept Unicode look-alikes) and no '/' inside
+# a segment: a name that matches is exactly two path segments and an optional ':version'.
 _SEGMENT = r"[A-Za-z0-9_](?:[A-Za-z0-9._+-]*[A-Za-z0-9_+-])?"
 _MODEL_RE = re.compile(rf"{_SEGMENT}/{_SEGMENT}(?::[A-Za-z0-9._-]+)?")
-_MAX_MODEL_NAME = 256
+#: The longest model name accepted. DeepInfra's names are well under 100 characters; a
+#: longer string is a mistake (a prompt passed as the model), not a model.
+MAX_MODEL_NAME_LENGTH = 256
+#: The largest JSON request body the SDK sends. DeepInfra documents no limit; 64 MiB is far
+#: beyond any context window, so a bigger body is a mistake that should fail here, at once,
+#: rather than after a long upload.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "function"})
 
 
@@ -24,7 +41,13 @@ def check_model_name(model: object) -> str:
     """Return ``model`` if it is a valid ``owner/name[:version]``; raise ``ValueError`` if not."""
     if not isinstance(model, str):
         raise TypeError(f"model must be a str such as 'owner/name', not {type(model).__name__}")
-    if len(model) > _MAX_MODEL_NAME or not _MODEL_RE.fullmatch(model) or ".." in model:
+    if len(model) > MAX_MODEL_NAME_LENGTH:
+        raise ValueError(
+            f"the model name is {len(model)} characters long, over the limit of "
+            f"{MAX_MODEL_NAME_LENGTH} (it starts {model[:40]!r}); pass a model name such as "
+            "'meta-llama/Llama-3.3-70B-Instruct-Turbo', not the prompt"
+        )
+    if not _MODEL_RE.fullmatch(model) or ".." in model:
         raise ValueError(
             f"invalid model name {model[:80]!r}: expected 'owner/name' or "
             "'owner/name:version' (letters, digits, '.', '_', '-', '+'; no spaces, '..', "
@@ -34,10 +57,14 @@ def check_model_name(model: object) -> str:
 
 
 def model_path(prefix: str, model: str) -> str:
-    """``prefix/owner/name`` with each segment checked and percent-quoted."""
+    """``prefix/owner/name`` with each segment checked and percent-quoted.
+
+    A checked name needs no quoting ('+' and ':' are literal in a path); quoting anyway
+    keeps a future change of the name rules from opening a way into the URL.
+    """
     check_model_name(model)
     owner, name = model.split("/", 1)
-    return f"{prefix}/{quote(owner, safe='')}/{quote(name, safe=':+')}"
+    return f"{prefix}/{quote(owner, safe=':+')}/{quote(name, safe=':+')}"
 
 
 def check_messages(messages: object) -> list[dict[str, Any]]:
@@ -90,6 +117,74 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
             )
         out.append(dict(message))
     return out
+
+
+class _Leave:
+    """A marker on the walk's stack: the container with this id is fully counted."""
+
+    __slots__ = ("ident",)
+
+    def __init__(self, ident: int) -> None:
+        self.ident = ident
+
+
+def _json_size_at_least(value: Any, limit: int) -> int:
+    """A lower bound of the compact UTF-8 JSON encoding's size, counted up to ``limit``.
+
+    Cheaper than encoding (which the transport does once, later): a string counts one byte
+    a character plus its quotes, any other leaf one byte. A container shared by several
+    places counts at each, as JSON repeats it; one that contains itself is refused here,
+    since ``json.dumps`` would only fail on it later, less clearly.
+    """
+    total = 0
+    open_ids: set[int] = set()
+    stack: list[Any] = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 2
+        elif kind is _Leave:
+            open_ids.discard(item.ident)
+        elif kind in (dict, list, tuple) or isinstance(item, (Mapping, list, tuple)):
+            ident = id(item)
+            if ident in open_ids:
+                raise ValueError(
+                    "the request body contains a circular reference (a list or dict inside "
+                    "itself), which JSON cannot encode: pass data without the cycle"
+                )
+            open_ids.add(ident)
+            stack.append(_Leave(ident))
+            # Brackets and commas; for a mapping, also the colon after each key.
+            total += 1 + max(len(item), 1)
+            if isinstance(item, Mapping):
+                total += len(item)
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+        else:
+            total += 1
+    return total
+
+
+def check_request_size(payload: Any, limit: Optional[int] = None) -> None:
+    """Refuse a JSON body larger than ``limit`` bytes (``MAX_REQUEST_BYTES`` by default,
+    read at each call), before it is sent.
+
+    Raises:
+        ValueError: naming the size, the limit and what to do instead.
+    """
+    if limit is None:
+        limit = MAX_REQUEST_BYTES
+    size = _json_size_at_least(payload, limit)
+    if size > limit:
+        raise ValueError(
+            f"the request body would be at least {size:,} bytes, over the SDK's limit of "
+            f"{limit:,} bytes ({limit // (1024 * 1024)} MiB, MAX_REQUEST_BYTES): split the "
+            "input over several requests, shorten the messages, or pass large images by "
+            "URL instead of inline data"
+        )
 
 
 def without_none(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from . import _constants as C
 from ._config import ClientConfig, Timeout, TimeoutTypes, redact_url
 from ._exceptions import NotFoundError
+from ._usage import UsageMeter
+from ._validation import check_request_size
 from .resources import Chat, Embeddings, Images, Models
 
 if TYPE_CHECKING:
@@ -38,18 +40,25 @@ class DeepInfraClient:
         session: a ``requests.Session`` to use instead of the client's own.
         pool_maxsize: connections kept per host (concurrent streams need one each).
         proxy: a proxy URL for http and https.
+        allow_insecure: allow sending the key over plain ``http://`` to a host that is
+            not loopback (refused by default: the key would travel unencrypted). The
+            environment variable ``DEEPINFRA_ALLOW_INSECURE_HTTP=1`` does the same.
 
     Use it as a context manager, or call :meth:`close`, to release pooled connections.
     The client pickles as its configuration and rebuilds its connections lazily, also
     after ``os.fork()``. A ``session`` you passed in is not carried over to the copy or
     the child (its pooled sockets belong to this process): they build their own session
     from the same configuration (base URL, key, timeouts, headers, proxy).
+
+    ``usage`` is a :class:`UsageMeter` of the tokens and cost of every answer so far; a
+    copy made by pickling, like the client in a forked child, starts with a fresh one.
     """
 
     models: Models
     chat: Chat
     images: Images
     embeddings: Embeddings
+    usage: UsageMeter
 
     def __init__(
         self,
@@ -62,6 +71,7 @@ class DeepInfraClient:
         session: Optional[requests.Session] = None,
         pool_maxsize: int = C.DEFAULT_POOL_MAXSIZE,
         proxy: Optional[str] = None,
+        allow_insecure: bool = False,
     ) -> None:
         config = ClientConfig.resolve(
             api_key=api_key,
@@ -71,6 +81,7 @@ class DeepInfraClient:
             default_headers=default_headers,
             pool_maxsize=pool_maxsize,
             proxy=proxy,
+            allow_insecure=allow_insecure,
         )
         self._setup(config, session)
 
@@ -85,6 +96,7 @@ class DeepInfraClient:
         self.chat = Chat(self)
         self.images = Images(self)
         self.embeddings = Embeddings(self)
+        self.usage = UsageMeter()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -144,7 +156,12 @@ class DeepInfraClient:
         model: Optional[str] = None,
         stream: bool = False,
     ) -> HTTPResponse:
-        """Send a request; a 404 naming a deprecated model names its replacement."""
+        """Send a request; a 404 naming a deprecated model names its replacement.
+
+        A body over ``MAX_REQUEST_BYTES`` is refused here, before any connection is made.
+        """
+        if payload is not None:
+            check_request_size(payload)
         try:
             return self._transport.request(
                 method,

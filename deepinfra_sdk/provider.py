@@ -387,7 +387,8 @@ class DeepInfra:
             messages: OpenAI-style messages, ``[{"role": "user", "content": "Hi"}]``.
             stream: stream the answer (``True``) or fetch it whole.
             api_key: the key; ``None`` reads the environment.
-            temperature, max_tokens: sent only when given.
+            temperature: the sampling temperature; sent only when given.
+            max_tokens: the longest answer, in tokens; sent only when given.
             prompt: the prompt for an image model (ignored for text models).
             **kwargs: connection options (``proxy``, ``timeout``, ``base_url``,
                 ``api_base`` ending in ``/v1/openai``, ``headers``); everything else goes

@@ -723,7 +723,8 @@ def _wire_images(d: Mapping[str, Any]) -> List[str]:
     for entry in d.get("data") or ():
         b64 = entry.get("b64_json")
         if b64:
-            found.append(base64_to_data_uri(b64))
+            # Some proxies send a whole data: URI where bare base64 belongs: keep it as is.
+            found.append(_as_image(b64))
         elif entry.get("url"):
             found.append(_as_image(entry["url"]))
     return found
@@ -897,6 +898,11 @@ class ImageResponse(_JsonMixin):
         return written
 
     # -- display
+    #
+    # One inline PNG or JPEG is shown as a native image output (text/plain beside it), with no
+    # HTML copy: a notebook file would otherwise store the picture twice. Anything else (several
+    # images, URLs, WEBP, GIF) is an HTML gallery that shows every image; with several images
+    # the first one is also given as PNG/JPEG, for exporters that render no HTML (LaTeX/PDF).
 
     def _first_of_type(self, media_type: str) -> Optional[bytes]:
         # Display hooks must not raise: a URL or a broken payload just shows no picture here.
@@ -907,6 +913,15 @@ class ImageResponse(_JsonMixin):
         except (ValueError, APIResponseValidationError):
             return None
 
+    def _is_native_display(self) -> bool:
+        """Whether the only image is inline PNG/JPEG, which notebooks show without HTML."""
+        if len(self.images) != 1:
+            return False
+        try:
+            return self.media_type(0) in ("image/png", "image/jpeg")
+        except (ValueError, APIResponseValidationError):
+            return False
+
     def _repr_png_(self) -> Optional[bytes]:
         """Jupyter hook: the first image's bytes if it is a PNG."""
         return self._first_of_type("image/png")
@@ -915,14 +930,31 @@ class ImageResponse(_JsonMixin):
         """Jupyter hook: the first image's bytes if it is a JPEG."""
         return self._first_of_type("image/jpeg")
 
-    def _repr_html_(self) -> str:
-        """Jupyter hook: an ``<img>`` tag per image (data URIs and URLs alike)."""
+    def _repr_html_(self) -> Optional[str]:
+        """Jupyter hook: every image as an ``<img>`` (data URI or URL), sized to the cell.
+
+        ``None`` for a single inline PNG/JPEG, which the image hooks show natively.
+        """
+        if not self.images or self._is_native_display():
+            return None
         from html import escape
 
         alt = escape(self.prompt or "", quote=True)
-        return "".join(
-            f'<img src="{escape(src, quote=True)}" alt="{alt}" style="max-width:100%"/>'
-            for src in self.images
+        # Several images share a row two by two; none is ever wider than the output area.
+        width = "100%" if len(self.images) == 1 else "calc(50% - 4px)"
+        tags = []
+        for image in self.images:
+            src = image if image[:5].lower() == "data:" or is_url(image) else None
+            if src is None:
+                src = base64_to_data_uri(image)
+            tags.append(
+                f'<img src="{escape(src, quote=True)}" alt="{alt}" title="{alt}" '
+                f'style="max-width:{width};height:auto"/>'
+            )
+        return (
+            '<div style="display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start">'
+            + "".join(tags)
+            + "</div>"
         )
 
     def __repr__(self) -> str:

@@ -490,3 +490,31 @@ def test_unset_image_extras_and_nan_never_reach_the_wire(client: DeepInfraClient
     with pytest.raises(ValueError, match="NaN"):
         client.chat.completions.create(model="m/x", messages=MSGS, temperature=float("nan"))
     assert len(responses.calls) == 1
+
+
+def test_a_client_allowed_plain_http_survives_pickling() -> None:
+    # The consent was given when the client was built; the copy must not refuse it again.
+    c = DeepInfraClient(TEST_KEY, base_url="http://gateway.internal:8080", allow_insecure=True)
+    back = pickle.loads(pickle.dumps(c))
+    assert back.base_url == "http://gateway.internal:8080"
+    assert back.has_api_key
+    assert TEST_KEY not in repr(back)
+
+
+@responses.activate
+def test_an_oversized_or_circular_body_is_refused_before_the_transport(
+    client: DeepInfraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deepinfra_sdk._validation as validation
+
+    monkeypatch.setattr(validation, "MAX_REQUEST_BYTES", 1000)
+    responses.post(CHAT, json={"choices": []})
+    with pytest.raises(ValueError, match=r"at least [\d,]+ bytes, over the SDK's limit of 1,000"):
+        client.chat.completions.create(
+            model="m/x", messages=[{"role": "user", "content": "x" * 1000}]
+        )
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="circular reference"):
+        client.embeddings.create(model="m/x", input="x", extra=loop)
+    assert len(responses.calls) == 0

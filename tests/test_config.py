@@ -138,10 +138,108 @@ def test_repr_hides_the_key() -> None:
     assert TEST_KEY not in str(config)
 
 
-def test_plain_http_to_a_remote_host_warns_once() -> None:
-    with pytest.warns(UserWarning, match="unencrypted"):
-        ClientConfig.resolve(api_key=TEST_KEY, base_url="http://insecure.example")
+@pytest.mark.parametrize(
+    "url", ["http://insecure.example", "HTTP://insecure.example:8080", "http://10.0.0.1"]
+)
+def test_plain_http_to_a_remote_host_is_refused_without_echoing_the_key(url: str) -> None:
+    with pytest.raises(ValueError, match="unencrypted") as info:
+        ClientConfig.resolve(api_key=TEST_KEY, base_url=url)
+    message = str(info.value)
+    assert TEST_KEY not in message
+    assert "allow_insecure=True" in message  # the fix, both ways
+    assert "DEEPINFRA_ALLOW_INSECURE_HTTP=1" in message
+    assert "https://" in message
+
+
+def test_plain_http_is_allowed_by_argument_or_environment_silently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # consent given: no warning either
+        config = ClientConfig.resolve(
+            api_key=TEST_KEY, base_url="http://gateway.internal", allow_insecure=True
+        )
+        assert config.base_url == "http://gateway.internal"
+        for value in ("1", "true", "YES", " on "):
+            monkeypatch.setenv("DEEPINFRA_ALLOW_INSECURE_HTTP", value)
+            ClientConfig.resolve(api_key=TEST_KEY, base_url="http://gateway.internal")
+    for value in ("0", "false", ""):
+        monkeypatch.setenv("DEEPINFRA_ALLOW_INSECURE_HTTP", value)
+        with pytest.raises(ValueError, match="unencrypted"):
+            ClientConfig.resolve(api_key=TEST_KEY, base_url="http://gateway.internal")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.deepinfra.com",
+        "https://10.0.0.1:8443",
+        "http://127.0.0.1:1",
+        "http://127.8.9.1",
+        "http://localhost:8000",
+        "http://[::1]:80",
+        "http://[::ffff:127.0.0.1]:80",
+    ],
+)
+def test_https_and_loopback_are_accepted_without_a_warning(url: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ClientConfig.resolve(api_key=TEST_KEY, base_url="http://insecure.example")
-        ClientConfig.resolve(api_key=TEST_KEY, base_url="http://127.0.0.1:1")
+        assert ClientConfig.resolve(api_key=TEST_KEY, base_url=url).api_key == TEST_KEY
+
+
+def test_plain_http_without_a_key_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing secret would travel: the public model list over a plain-http mirror is fine.
+    config = ClientConfig.resolve(base_url="http://mirror.example")
+    assert config.api_key is None
+    monkeypatch.setenv("DEEPINFRA_API_KEY", TEST_KEY)
+    with pytest.raises(ValueError, match="unencrypted"):  # ... but a key from the env counts
+        ClientConfig.resolve(base_url="http://mirror.example")
+
+
+def test_the_client_takes_allow_insecure() -> None:
+    from deepinfra_sdk import DeepInfraClient
+
+    with pytest.raises(ValueError, match="allow_insecure"):
+        DeepInfraClient(TEST_KEY, base_url="http://gateway.internal")
+    client = DeepInfraClient(TEST_KEY, base_url="http://gateway.internal", allow_insecure=True)
+    assert client.base_url == "http://gateway.internal"
+    assert TEST_KEY not in repr(client)
+
+
+def test_repr_hides_proxy_passwords_and_credential_headers() -> None:
+    config = ClientConfig.resolve(
+        api_key=TEST_KEY,
+        proxy="http://user:hunter2@proxy.example:3128",
+        default_headers={"X-Team": "blue", "Authorization": f"Bearer {TEST_KEY}", "Cookie": "s=1"},
+    )
+    text = repr(config)
+    assert "hunter2" not in text
+    assert TEST_KEY not in text
+    assert "s=1" not in text
+    assert "'X-Team': 'blue'" in text  # harmless headers stay visible for debugging
+    assert "proxy.example:3128" in text
+    assert "api_key=[set]" in text
+    assert "api_key=None" in repr(ClientConfig.resolve())
+
+
+@pytest.mark.parametrize(
+    ("headers", "exc", "fragment"),
+    [
+        ({"X-A": "1\r\nX-B: 2"}, ValueError, "CR, LF"),
+        ({"X-A\r\nX-B": "2"}, ValueError, "CR, LF"),
+        ({"X-A": "1\x00"}, ValueError, "NUL"),
+        ({"X-A": "line\n"}, ValueError, "CR, LF"),
+        ({"X A": "1"}, ValueError, "field name"),
+        ({"X-A:": "1"}, ValueError, "field name"),
+        ({"": "1"}, ValueError, "field name"),
+        ({"X-A": " padded"}, ValueError, "whitespace"),
+        ({"X-A": "padded\t"}, ValueError, "whitespace"),
+        ({"X-A": 5}, TypeError, "str()"),
+        ({"X-Team": "команда"}, ValueError, "Latin-1"),
+    ],
+)
+def test_bad_default_headers_are_refused_before_any_request(
+    headers: dict[str, object], exc: type[Exception], fragment: str
+) -> None:
+    with pytest.raises(exc, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        ClientConfig.resolve(default_headers=headers)  # type: ignore[arg-type]

@@ -108,3 +108,59 @@ def test_stream_error_frames() -> None:
         "ab",
         "r",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+            "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n",
+            "502 Bad Gateway",
+        ),
+        ("<!DOCTYPE html><html><body><h1>Oops &amp;\n sorry</h1></body></html>", "Oops & sorry"),
+        ("<HTML><TITLE>504 <b>Gateway</b> Time-out</TITLE></HTML>", "504 Gateway Time-out"),
+        ("<html>no heading at all</html>", "<html>no heading at all</html>"),
+        ("<p>a fragment, not a page</p>", "<p>a fragment, not a page</p>"),
+        ("upstream connect error", "upstream connect error"),
+    ],
+)
+def test_html_error_pages_give_their_title(text: str, message: str) -> None:
+    assert error_message(text) == message
+    err = status_error(502, {}, text.encode())
+    assert err.message == message
+    assert err.body == text.strip()  # the page itself is kept
+
+
+def test_retry_after_values() -> None:
+    from email.utils import formatdate
+
+    from deepinfra_sdk._error_body import retry_after
+
+    now = 1_700_000_000.0
+    assert retry_after(None) is None
+    assert retry_after("") is None
+    assert retry_after("3") == 3.0
+    assert retry_after(" 1.5 ") == 1.5
+    assert retry_after("-4") == 0.0
+    assert retry_after("nan") is None
+    assert retry_after("inf") is None
+    assert retry_after("soon") is None
+    assert retry_after(formatdate(now + 30, usegmt=True), now=now) == 30.0
+    assert retry_after(formatdate(now - 30, usegmt=True), now=now) == 0.0
+    # A date without its zone is GMT, as HTTP dates always are.
+    naive = formatdate(now + 5, usegmt=True).replace(" GMT", "")
+    assert retry_after(naive, now=now) == 5.0
+
+
+def test_status_errors_carry_retry_after_and_it_pickles() -> None:
+    err = status_error(429, {"Retry-After": "120"}, b'{"detail": "Model busy"}')
+    assert err.retry_after == 120.0
+    assert status_error(503, {}, b"").retry_after is None
+    back = pickle.loads(pickle.dumps(err))
+    assert back.retry_after == 120.0
+    frame = stream_error(
+        {"error_type": "validation_error", "error_message": "x"}, partial_text="", rid=None
+    )
+    assert pickle.loads(pickle.dumps(frame)).error_type == "validation_error"

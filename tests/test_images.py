@@ -433,3 +433,63 @@ def test_decode_data_uri_peak_memory_is_one_payload_copy(wrapped: bool) -> None:
     # The header slice (one copy of the text) plus the output; `uri.encode()[n:]` and
     # b64decode would hold two copies of the text at once.
     assert peak < len(uri) + len(data) + 65536, (peak, len(uri), len(data))
+
+
+# -- generate() refuses images that were cut short ------------------------------------------
+
+
+def _uri(data: bytes, media_type: str = "image/png") -> str:
+    return f"data:{media_type};base64,{b64(data)}"
+
+
+GIF_WHOLE = GIF + b";"
+BIG_PNG = make_png(300, 200, (1, 2, 3))
+
+
+@pytest.mark.parametrize("data", [PNG, BIG_PNG, JPEG, WEBP, GIF_WHOLE, b"plain bytes"])
+def test_whole_images_are_not_incomplete(data: bytes) -> None:
+    from deepinfra_sdk.resources.images import _incomplete
+
+    assert _incomplete(_uri(data)) is None
+    assert _incomplete(b64(data)) is None  # bare base64 (b64_json)
+    assert _incomplete(b64(data).rstrip("=")) is None  # padding dropped
+    wrapped = "\n".join(b64(data)[i : i + 76] for i in range(0, len(b64(data)), 76))
+    assert _incomplete(_uri(data)[: _uri(data).index(",") + 1] + wrapped) is None
+
+
+@pytest.mark.parametrize("data", [PNG, BIG_PNG, JPEG, WEBP, GIF_WHOLE])
+def test_every_cut_of_an_image_is_found(data: bytes) -> None:
+    """Cut anywhere in the last part of the payload, whatever the length modulo 4 (from
+    16 characters on: fewer cannot even tell which format it is)."""
+    from deepinfra_sdk.resources.images import _incomplete
+
+    payload = b64(data).rstrip("=")
+    for cut in range(max(16, len(payload) - 40), len(payload)):
+        problem = _incomplete("data:image/png;base64," + payload[:cut])
+        assert problem is not None, f"a cut at {cut} of {len(payload)} went unnoticed"
+        assert "cut short" in problem or "truncated" in problem
+    assert _incomplete(payload[: len(payload) // 2]) is not None
+
+
+def test_incomplete_ignores_urls_and_text_data_uris() -> None:
+    from deepinfra_sdk.resources.images import _incomplete
+
+    assert _incomplete("https://example.com/x.png") is None
+    assert _incomplete("data:text/plain,hello%20world") is None
+    assert _incomplete("data:image/png;base64") is None  # malformed: image_bytes() says so
+
+
+def test_incomplete_reports_invalid_base64_in_a_wrapped_payload() -> None:
+    from deepinfra_sdk.resources.images import _incomplete
+
+    problem = _incomplete("data:image/png;base64,iVBO\nRw0K!!GgoA")
+    assert problem is not None and "base64" in problem
+
+
+def test_b64_json_that_is_already_a_data_uri_is_kept() -> None:
+    # Some proxies put a whole data URI (with a wrong type, even) where bare base64 belongs.
+    uri = _uri(PNG, "image/jpeg")
+    resp = ImageResponse.from_wire({"data": [{"b64_json": uri}]})
+    assert resp.images == [uri]
+    assert resp.media_type() == "image/png"
+    assert resp.image_bytes() == PNG

@@ -13,6 +13,8 @@ from deepinfra_sdk._constants import MAX_EVENT_BYTES
 from deepinfra_sdk._exceptions import APIResponseValidationError
 from deepinfra_sdk._sse import ServerSentEvent, SSEDecoder
 
+from .conftest import examples
+
 E = ServerSentEvent
 BOM = b"\xef\xbb\xbf"
 
@@ -520,8 +522,9 @@ def _streams(draw: st.DrawFn) -> Tuple[bytes, List[E], int]:
 
 
 _chunk_points = st.lists(st.integers(0, 10_000), max_size=25)
+# Scaled up by the long hypothesis profile (HYPOTHESIS_PROFILE=long, see tests/README.md).
 _PROPERTY_SETTINGS = settings(
-    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from deepinfra_sdk._validation import check_messages, check_model_name, model_path, without_none
+from deepinfra_sdk._validation import (
+    check_messages,
+    check_model_name,
+    check_request_size,
+    model_path,
+    without_none,
+)
 
 
 @pytest.mark.parametrize(
@@ -93,3 +99,29 @@ def test_bad_messages_name_the_problem(messages: object, exc: type, fragment: st
 
 def test_without_none() -> None:
     assert without_none({"a": None, "b": 0, "c": False, "d": ""}) == {"b": 0, "c": False, "d": ""}
+
+
+def test_model_path_keeps_plus_and_colon_literal_in_both_segments() -> None:
+    # '+' and ':' are literal in a path: quoting one segment and not the other would make
+    # the same character travel two ways.
+    assert model_path("/models", "a+b/c+d:v1") == "/models/a+b/c+d:v1"
+
+
+def test_an_overlong_model_name_gets_its_own_message() -> None:
+    with pytest.raises(ValueError, match="300 characters long, over the limit of 256"):
+        check_model_name("o/" + "n" * 298)
+    assert check_model_name("o/" + "n" * 254)  # exactly at the limit
+
+
+def test_request_size_counts_shared_values_each_time_and_refuses_cycles() -> None:
+    big = "x" * 100
+    check_request_size([big] * 9, limit=1000)  # 9 * 102 + 10 = 928 bytes
+    with pytest.raises(ValueError, match="at least"):
+        check_request_size([big] * 10, limit=1000)  # 1030 bytes: each copy is sent
+    shared: dict[str, object] = {"a": big}
+    with pytest.raises(ValueError, match="limit of 1,000 bytes"):
+        check_request_size([shared] * 10, limit=1000)
+    cyclic: dict[str, object] = {}
+    cyclic["self"] = cyclic
+    with pytest.raises(ValueError, match="circular reference"):
+        check_request_size({"messages": [cyclic]})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import binascii
+import re
 from typing import Any, Literal, Optional
 
 from .. import _constants as C
 from .._exceptions import APIResponseValidationError
+from .._images import decode_base64, is_url, sniff_media_type
 from .._validation import check_model_name, model_path, without_none
 from ..types import ImageResponse
 from ._base import Resource
@@ -46,11 +49,18 @@ class Images(Resource):
     ) -> ImageResponse:
         """Generate images from a text prompt.
 
+        Options left ``None`` are not sent: the model's own defaults apply.
+
         Args:
             prompt: what to draw.
             model: an image model name (see ``client.models.image_models()``).
-            negative_prompt, width, height, num_images (1-4), num_inference_steps,
-            guidance_scale, seed: the native endpoint's options; ``None`` is not sent.
+            negative_prompt: what to keep out of the image (native endpoint only).
+            width: the width in pixels.
+            height: the height in pixels.
+            num_images: how many images, 1 to 4.
+            num_inference_steps: denoising steps (native endpoint only).
+            guidance_scale: how closely to follow the prompt (native endpoint only).
+            seed: a seed, for repeatable images.
             api: ``"native"`` (``/v1/inference/{model}``) or ``"openai"``
                 (``/v1/openai/images/generations``; ``width``/``height`` become ``size``).
             cog: send ``{"input": {...}}`` for Cog/Replicate-style models; by default
@@ -88,16 +98,36 @@ class Images(Resource):
             payload = _openai_payload(fields, extra, model=model)
         else:
             raise ValueError(f"api must be 'native' or 'openai', got {api!r}")
-        data = self._client._send("POST", path, payload, model=model).json()
+        response = self._client._send("POST", path, payload, model=model)
+        data = response.json()
         if not isinstance(data, dict):
-            raise APIResponseValidationError("the image response is not a JSON object", body=data)
+            raise APIResponseValidationError(
+                "the image response is not a JSON object",
+                body=data,
+                status_code=response.status_code,
+                request_id=response.request_id,
+            )
         result = ImageResponse.from_wire(data, prompt=prompt, model=model)
+        # Counted before the checks below: a broken image was still billed.
+        self._client.usage._record_image(model, result)
+        rid = response.request_id or result.request_id
         if not result.images:
             raise APIResponseValidationError(
                 "the image response holds no image (no images, output, image_url or data)",
                 body=_shorten(data),
-                request_id=result.request_id,
+                status_code=response.status_code,
+                request_id=rid,
             )
+        for index, image in enumerate(result.images):
+            problem = _incomplete(image)
+            if problem is not None:
+                # The request was billed; the error keeps the body, ids and the rest.
+                raise APIResponseValidationError(
+                    f"image {index} of the response is broken: {problem}",
+                    body=_shorten(data),
+                    status_code=response.status_code,
+                    request_id=rid,
+                )
         return result
 
 
@@ -147,3 +177,73 @@ def _openai_payload(fields: dict[str, Any], extra: dict[str, Any], *, model: str
 def _shorten(data: dict[str, Any]) -> dict[str, Any]:
     # Error bodies are kept on exceptions; a multi-megabyte payload should not be.
     return {k: (v if len(repr(v)) < 2000 else "<omitted>") for k, v in data.items()}
+
+
+# Enough base64 from the end of a payload to hold every format's closing marker; a multiple
+# of 4, so the tail of an unbroken payload decodes on its own.
+_TAIL_CHARS = 1024
+_BASE64_ONLY = re.compile(r"[A-Za-z0-9+/]*")
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def _payload_bounds(image: str) -> Optional[tuple[int, int]]:
+    """Where the base64 payload of an inline image starts and ends (padding excluded);
+    None for what is not base64 (URLs, percent-encoded data URIs)."""
+    if is_url(image):
+        return None
+    start = 0
+    if image[:5].lower() == "data:":
+        comma = image.find(",", 5, 512)
+        if comma < 0 or image[comma - 7 : comma].lower() != ";base64":
+            return None  # malformed or not base64: image_bytes() says what is wrong
+        start = comma + 1
+    end = len(image)
+    while end > start and image[end - 1] in "= \t\r\n":
+        end -= 1
+    return start, end
+
+
+def _incomplete(image: str) -> Optional[str]:
+    """Why an inline image is cut short, or None when it looks whole.
+
+    A truncated payload is either a base64 length no encoder produces, or bytes that stop
+    before the format's closing marker (PNG's IEND chunk, JPEG's EOI, GIF's trailer,
+    WEBP's RIFF size). Only the payload's last kilobyte is decoded, so this costs the same
+    for a 10 MB image as for a 10 kB one.
+    """
+    bounds = _payload_bounds(image)
+    if bounds is None:
+        return None
+    start, end = bounds
+    length = end - start
+    if length % 4 == 1:
+        return f"its base64 payload is truncated ({length} characters is no valid length)"
+    offset = max(0, length - _TAIL_CHARS) // 4 * 4
+    tail_text = image[start + offset : end]
+    head_text = image[start : start + 16]
+    if not (_BASE64_ONLY.fullmatch(tail_text) and _BASE64_ONLY.fullmatch(head_text)):
+        # Whitespace or stray characters: decode the lot (rare; raises on bad base64).
+        try:
+            whole = decode_base64(image[start:end])
+        except APIResponseValidationError as exc:
+            return exc.message
+        return _missing_end(whole[:16], whole[-(_TAIL_CHARS * 3 // 4) :], len(whole))
+    try:
+        tail = binascii.a2b_base64(tail_text + "=" * (-len(tail_text) % 4))
+        head = binascii.a2b_base64(head_text[: len(head_text) // 4 * 4])
+    except binascii.Error as exc:  # pragma: no cover - the alphabet was checked above
+        return f"its base64 payload is invalid ({exc})"
+    return _missing_end(head, tail, length * 3 // 4)
+
+
+def _missing_end(head: bytes, tail: bytes, size: int) -> Optional[str]:
+    kind = sniff_media_type(head)
+    if kind == "image/png" and _PNG_END not in tail:
+        return "the PNG stops before its IEND chunk (the payload was cut short)"
+    if kind == "image/jpeg" and b"\xff\xd9" not in tail:
+        return "the JPEG stops before its end marker (the payload was cut short)"
+    if kind == "image/gif" and not tail.rstrip(b"\0").endswith(b";"):
+        return "the GIF stops before its trailer (the payload was cut short)"
+    if kind == "image/webp" and size < int.from_bytes(head[4:8], "little") + 8:
+        return "the WEBP is shorter than its RIFF header says (the payload was cut short)"
+    return None

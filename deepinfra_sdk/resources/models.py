@@ -8,6 +8,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Optional
 
+from .. import _cancel
 from .. import _constants as C
 from .._exceptions import APIError, APIResponseValidationError
 from .._validation import model_path
@@ -26,12 +27,14 @@ _IMAGE_TYPE = "text-to-image"
 class _Fetch:
     """One request for a model list, shared by every thread that asked while it ran."""
 
-    __slots__ = ("done", "error", "models")
+    __slots__ = ("cancelled", "done", "error", "models")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.models: builtins.list[Model] = []
         self.error: Optional[BaseException] = None
+        # The fetching call was cancelled: its error is its own, not the waiters'.
+        self.cancelled = False
 
 
 class Models(Resource):
@@ -64,31 +67,37 @@ class Models(Resource):
         if self._pid != os.getpid():
             # In a forked child the parent's fetching threads are gone: start afresh.
             self._reset_sync()
-        with self._lock:
-            fetch = self._inflight.get(featured)
-            # A fetch still running answers after this call was made: fresh enough even
-            # for refresh=True, so many refreshing threads still make one request.
-            owner = fetch is None
+        while True:
+            with self._lock:
+                fetch = self._inflight.get(featured)
+                # A fetch still running answers after this call was made: fresh enough
+                # even for refresh=True, so many refreshing threads still make one request.
+                owner = fetch is None
+                if owner:
+                    fetch = self._inflight[featured] = _Fetch()
+            assert fetch is not None
             if owner:
-                fetch = self._inflight[featured] = _Fetch()
-        assert fetch is not None
-        if owner:
-            try:
-                fetch.models = self._fetch(featured)
-                self._cache[featured] = (time.monotonic(), fetch.models)
-            except BaseException as exc:
-                fetch.error = exc
-                raise
-            finally:
-                with self._lock:
-                    if self._inflight.get(featured) is fetch:
-                        del self._inflight[featured]
-                fetch.done.set()
-        else:
-            fetch.done.wait()
-            if fetch.error is not None:
-                raise fetch.error
-        return list(fetch.models)
+                try:
+                    fetch.models = self._fetch(featured)
+                    self._cache[featured] = (time.monotonic(), fetch.models)
+                except BaseException as exc:
+                    fetch.error = exc
+                    guard = _cancel.current()
+                    fetch.cancelled = guard is not None and guard.aborted
+                    raise
+                finally:
+                    with self._lock:
+                        if self._inflight.get(featured) is fetch:
+                            del self._inflight[featured]
+                    fetch.done.set()
+            else:
+                fetch.done.wait()
+                if fetch.error is not None:
+                    mine = _cancel.current()
+                    if fetch.cancelled and not (mine is not None and mine.aborted):
+                        continue  # the fetching call was cancelled, not this one: fetch again
+                    raise fetch.error
+            return list(fetch.models)
 
     def _fetch(self, featured: bool) -> builtins.list[Model]:
         path = "/models/featured" if featured else "/models/list"
