@@ -39,6 +39,9 @@ MODELS_CACHE_TTL = 600.0
 # Streams: bytes asked of one socket read, and the largest single event accepted.
 STREAM_READ_SIZE = 65536
 MAX_EVENT_BYTES = 64 * 1024 * 1024
+# An async stream's reader thread reads ahead of the consumer by at most this many characters
+# of event data (then waits for the consumer to take them).
+STREAM_READ_AHEAD_CHARS = 1 << 20
 # After [DONE], how long and how much to read to reach the body's end (to pool the connection).
 DRAIN_MAX_WAIT = 0.1
 DRAIN_MAX_BYTES = 65536

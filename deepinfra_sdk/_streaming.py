@@ -19,6 +19,7 @@ from . import _constants as C
 from ._error_body import is_error_frame, stream_error
 from ._exceptions import APIConnectionError, APIError, APIResponseValidationError
 from ._sse import SSEDecoder
+from ._usage import StreamTally, UsageMeter
 from .types import (
     ChatChoice,
     ChatCompletion,
@@ -65,15 +66,15 @@ class _ToolCallBuilder:
 
     def add(self, delta: ToolCallDelta) -> None:
         if delta.id:
-            self.id = delta.id
+            self.id = _text(delta.id, "tool call id")
         if delta.type:
-            self.type = delta.type
+            self.type = _text(delta.type, "tool call type")
         fn = delta.function
         if fn is not None:
             if fn.name:
-                self.name += fn.name
+                self.name += _text(fn.name, "function name")
             if fn.arguments:
-                self.arguments.append(fn.arguments)
+                self.arguments.append(_text(fn.arguments, "function arguments"))
 
     def build(self) -> ToolCall:
         return ToolCall(
@@ -81,6 +82,20 @@ class _ToolCallBuilder:
             type=self.type,
             function=FunctionCall(name=self.name, arguments="".join(self.arguments)),
         )
+
+
+def _text(value: Any, what: str) -> str:
+    if type(value) is not str:
+        raise APIResponseValidationError(f"a stream chunk's {what} is not text: {value!r:.100}")
+    return value
+
+
+def _index(value: Any, what: str) -> int:
+    if type(value) is not int:
+        raise APIResponseValidationError(
+            f"a stream chunk has a {what} index that is not a number: {value!r:.100}"
+        )
+    return value
 
 
 def _joined(parts: list[str]) -> str:
@@ -115,19 +130,26 @@ class ChatStream:
     frame) raise the SDK's typed error with ``partial_text`` set; :attr:`text` keeps it too.
     """
 
-    def __init__(self, response: Any, *, model: str) -> None:
+    def __init__(self, response: Any, *, model: str, meter: Optional[UsageMeter] = None) -> None:
         self._response = response
         self._decoder = SSEDecoder()
         self._choices: dict[int, _Choice] = {}
         self._reader: Optional[Iterator[Any]] = None
         self._mode = ""
+        # Set while the async facade's reader thread reads this stream (see _pump.py):
+        # closing then goes through it, since only that thread may touch the connection.
+        self._pump: Optional[Any] = None
         self.id = ""
         self.model = model
         self.created = 0
         self.usage: Optional[Usage] = None
         self.done = False
+        # [DONE] was read (the caller may not have decoded what came before it yet).
+        self._done_read = False
         self.closed = False
         self.chunks_received = 0
+        # Counts this stream in the client's usage meter once (see _usage.py).
+        self._tally = StreamTally(meter, model)
 
     # -- public accumulated state --------------------------------------------------------
 
@@ -202,7 +224,12 @@ class ChatStream:
 
     def _source(self, mode: str) -> Iterator[Any]:
         if self._reader is None:
-            self._reader = self._chunks() if mode == "chunks" else self._payload_lists(mode)
+            if mode == "chunks":
+                self._reader = self._chunks()
+            elif mode == "pump":
+                self._reader = self._payloads(greedy=False, mark_done=False)
+            else:
+                self._reader = self._payload_lists(mode)
             self._mode = mode
         elif self._mode != mode:
             raise RuntimeError(
@@ -230,11 +257,11 @@ class ChatStream:
         return self._source("batches")
 
     def _event_lists(self) -> Iterator[list[str]]:
-        """The raw ``data`` of the events, one list per greedy read (for the async facade).
-
-        Each item goes through :meth:`_decode` before the next list is asked for. Plain
-        strings cross the thread hop: a list of thousands of decoded chunks would survive
-        long enough to make the garbage collector walk them again and again.
+        """The raw ``data`` of the events, one list per greedy read, with the end-of-stream
+        checks of the chunk iterator: each item must go through :meth:`_decode` before the
+        next list is asked for. (The async facade reads through ``_pump.py`` instead, and
+        also hands plain strings to the loop: a list of thousands of decoded chunks would
+        survive long enough to make the garbage collector walk them again and again.)
         """
         return self._source("events")
 
@@ -262,39 +289,59 @@ class ChatStream:
         """
         if self.closed:
             raise APIConnectionError("the stream is closed", partial_text=self.text)
-        feed = self._decoder.feed
         try:
-            for data in self._response.iter_bytes(greedy=greedy):
-                events = feed(data)
-                if not events:
-                    continue
-                payloads = []
-                for event in events:
-                    payload = event.data
-                    if payload == _DONE:
-                        self.done = True
-                        break
-                    if payload:
-                        payloads.append(payload)
-                if payloads:
-                    yield payloads
-                if self.done:
-                    # Only the end of the body is left: pool the connection if it
-                    # comes at once, close it otherwise (never wait on the caller's time).
-                    self._response.release_after_end()
-                    return
-            self._decoder.close()
-            if self.finish_reason is None:
-                raise APIConnectionError(
-                    "the stream ended before the answer was complete (no [DONE])",
-                    request_id=self.request_id,
-                )
-            logger.debug("stream ended without [DONE] after the finish chunk")
+            yield from self._payloads(greedy)
+            if self.done:
+                # Only the end of the body is left: pool the connection if it comes at
+                # once, close it otherwise (never wait on the caller's time).
+                self._response.release_after_end()
+            else:
+                self._check_end()
         except APIError as err:
             self._fail(err)
             raise
         finally:
             self.closed = self.closed or self.done
+            if self.closed:
+                self._tally.end()
+
+    def _payloads(self, greedy: bool, *, mark_done: bool = True) -> Iterator[list[str]]:
+        """The payloads of each read's events, until ``[DONE]`` (``done_read`` is then set,
+        ``done`` too if ``mark_done``, and the rest of the body is left unread) or the end
+        of the body. Errors pass through untouched: the caller decides when to fail the
+        stream. The async facade's reader thread runs ahead of the decoding, so it passes
+        ``mark_done=False`` and ``done`` is set when the chunks before ``[DONE]`` are
+        handed out (see ``_pump.py``): a bad frame before it must leave ``done`` False."""
+        feed = self._decoder.feed
+        for data in self._response.iter_bytes(greedy=greedy):
+            events = feed(data)
+            if not events:
+                continue
+            payloads = []
+            for event in events:
+                payload = event.data
+                if payload == _DONE:
+                    self._done_read = True
+                    if mark_done:
+                        self.done = True
+                    break
+                if payload:
+                    payloads.append(payload)
+            if payloads:
+                yield payloads
+            if self._done_read:
+                return
+        self._decoder.close()
+
+    def _check_end(self) -> None:
+        """The body ended without ``[DONE]``, and every chunk before the end is decoded:
+        an answer without a finish reason was cut short."""
+        if self.finish_reason is None:
+            raise APIConnectionError(
+                "the stream ended before the answer was complete (no [DONE])",
+                request_id=self.request_id,
+            )
+        logger.debug("stream ended without [DONE] after the finish chunk")
 
     def _decode(self, payload: str) -> Optional[ChatCompletionChunk]:
         """One event's data as a chunk, accumulated; None for frames without choices.
@@ -306,10 +353,12 @@ class ChatStream:
             obj, end = _scan_once(payload, 0)
             if end != len(payload):
                 obj = _parse_json(payload)
-        except (ValueError, StopIteration):
+        except (ValueError, StopIteration, RecursionError) as exc:
+            # RecursionError: arrays or objects nested thousands deep, no chunk at all.
+            what = "nests too deeply" if isinstance(exc, RecursionError) else "is not JSON"
             raise self._fail(
                 APIResponseValidationError(
-                    f"the stream sent a frame that is not JSON: {payload[:200]!r}",
+                    f"the stream sent a frame that {what}: {payload[:200]!r}",
                     body=payload[:1000],
                     request_id=self.request_id,
                 )
@@ -319,8 +368,8 @@ class ChatStream:
                 raise self._fail(stream_error(obj, partial_text="", rid=self.request_id))
             logger.debug("skipping a stream frame without choices")
             return None
-        chunk = ChatCompletionChunk.from_wire(obj)
         try:
+            chunk = ChatCompletionChunk.from_wire(obj)
             self._absorb(chunk)
         except APIError as err:
             raise self._fail(err) from None
@@ -331,8 +380,16 @@ class ChatStream:
         """Keep the text so far on ``err`` and drop the connection."""
         if not err.partial_text:
             err.partial_text = self.text
+        # A reader that runs ahead (a greedy read, the async pump) may have seen [DONE]
+        # already; a stream that failed before its caller got there did not end normally.
+        self.done = False
         self.closed = True
-        self._response.close()
+        self._tally.end()
+        pump = self._pump
+        if pump is not None:
+            pump.close()  # the reader thread owns the connection: it drops it
+        else:
+            self._response.close()
         return err
 
     def _absorb(self, chunk: ChatCompletionChunk) -> None:
@@ -343,15 +400,14 @@ class ChatStream:
                 self.model = chunk.model
         if chunk.usage is not None:
             self.usage = chunk.usage
+            self._tally.usage(chunk.usage)
         choices = self._choices
         for choice in chunk.choices:
-            acc = choices.get(choice.index)
+            index = choice.index
+            # The type check first: a list or dict as the index would not even hash.
+            acc = choices.get(index) if type(index) is int else None
             if acc is None:
-                if type(choice.index) is not int:
-                    raise APIResponseValidationError(
-                        f"a stream chunk has a choice index that is not a number: {choice.index!r}"
-                    )
-                acc = choices[choice.index] = _Choice()
+                acc = choices[_index(index, "choice")] = _Choice()
             delta = choice.delta
             content = delta.content
             if content:
@@ -366,12 +422,12 @@ class ChatStream:
                 acc.reasoning.append(delta.reasoning_content)
             if delta.tool_calls:
                 for tc in delta.tool_calls:
-                    builder = acc.tools.get(tc.index)
+                    builder = acc.tools.get(_index(tc.index, "tool call"))
                     if builder is None:
                         builder = acc.tools[tc.index] = _ToolCallBuilder()
                     builder.add(tc)
             if delta.role:
-                acc.role = delta.role
+                acc.role = _text(delta.role, "role")
             if choice.finish_reason:
                 acc.finish_reason = choice.finish_reason
 
@@ -380,6 +436,11 @@ class ChatStream:
     def close(self) -> None:
         """Stop reading and release the connection (closed, not pooled, if unfinished)."""
         self.closed = True
+        self._tally.end()
+        pump = self._pump
+        if pump is not None:
+            pump.close()
+            return
         reader = self._reader
         if reader is not None and hasattr(reader, "close"):
             try:
@@ -392,6 +453,11 @@ class ChatStream:
     def abort(self) -> None:
         """Close from another thread: wakes a read blocked in the socket, then closes."""
         self.closed = True
+        self._tally.end()
+        pump = self._pump
+        if pump is not None:
+            pump.close()
+            return
         self._response.abort()
 
     def __enter__(self) -> ChatStream:

@@ -5,10 +5,12 @@ decoding: every call runs the sync client's own method in a worker thread, under
 private ``anyio.CapacityLimiter`` (never anyio's shared default of 40 threads, which would
 serialise the 41st stream and starve the host application).
 
-Streams cross the thread boundary one *batch* at a time: the raw event data of everything
-that had arrived when the worker read, so a fast stream costs one thread hop per read, not
-one per chunk. Each event is decoded into its chunk as the loop hands it out, by the same
-code as in the sync stream: only one chunk's objects are alive at a time, which keeps the
+A stream has a reader thread of its own (``_pump.py``): it sends the request, then reads
+the body for the stream's whole life, handing the loop one *batch* of raw event data per
+wake-up (everything that arrived since the loop last took), so a fast stream costs one
+wake-up per batch, not one per chunk, and many streams share their wake-ups. Read-ahead is
+bounded. Each event is decoded into its chunk as the loop hands it out, by the same code
+as in the sync stream: only one chunk's objects are alive at a time, which keeps the
 garbage collector from walking thousands of survivors per batch.
 
 Cancellation (a cancelled task, ``anyio.fail_after``, ``break`` + ``aclose()``) frees the
@@ -22,7 +24,8 @@ from __future__ import annotations
 import collections
 import functools
 import threading
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import (
     TYPE_CHECKING,
@@ -37,13 +40,16 @@ from typing import (
 )
 
 import anyio
+import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
 from . import _constants as C
+from ._batch import BatchResult, BatchRun, ProgressOption
 from ._cancel import CallGuard
 from ._config import TimeoutTypes, redact_url
-from ._exceptions import APIConnectionError
+from ._exceptions import APIConnectionError, APIError
+from ._pump import ConcurrentReadError, StreamPump, Wakeups
 from ._streaming import ChatStream
 from .client import DeepInfraClient
 from .resources import Completions, Embeddings, Images, Models
@@ -54,6 +60,7 @@ if TYPE_CHECKING:
 
     import requests
 
+    from ._usage import UsageMeter
     from .types import ToolCall, Usage
 
     P = ParamSpec("P")
@@ -87,9 +94,11 @@ class AsyncDeepInfraClient:
                 async for chunk in stream:
                     ...
 
+    The configuration arguments (``api_key``, ``base_url``, ``timeout``, ``max_retries``,
+    ``default_headers``, ``session``, ``pool_maxsize``, ``proxy``, ``allow_insecure``) are those of
+    :class:`DeepInfraClient`; ``None`` means its default.
+
     Args:
-        api_key, base_url, timeout, max_retries, default_headers, session, pool_maxsize,
-        proxy: as for :class:`DeepInfraClient` (``None`` means its default).
         client: wrap an existing :class:`DeepInfraClient` (sharing its connections and
             model cache) instead of configuring a new one.
         max_concurrency: how many calls and streams run at once (each holds a worker
@@ -113,6 +122,7 @@ class AsyncDeepInfraClient:
         session: Optional[requests.Session] = None,
         pool_maxsize: Optional[int] = None,
         proxy: Optional[str] = None,
+        allow_insecure: bool = False,
         client: Optional[DeepInfraClient] = None,
         max_concurrency: Optional[int] = None,
     ) -> None:
@@ -135,6 +145,8 @@ class AsyncDeepInfraClient:
             clashing = [name for name, value in given.items() if value is not None]
             if max_retries is not None:
                 clashing.append("max_retries")
+            if allow_insecure:
+                clashing.append("allow_insecure")
             if clashing:
                 raise ValueError(
                     f"pass either client=... or configuration ({', '.join(clashing)}), not "
@@ -157,6 +169,7 @@ class AsyncDeepInfraClient:
                 session=session,
                 pool_maxsize=pool,
                 proxy=proxy,
+                allow_insecure=allow_insecure,
             )
             self._owns_client = True
         self._setup(max_concurrency)
@@ -165,9 +178,9 @@ class AsyncDeepInfraClient:
         self._max_concurrency = max_concurrency or max(
             self._client.config.pool_maxsize, C.MIN_ASYNC_CONCURRENCY
         )
-        # One limiter per event loop: an anyio limiter belongs to the loop that made it.
-        self._limiters: dict[Any, anyio.CapacityLimiter] = {}
-        self._limiters_lock = threading.Lock()
+        # One limiter (and wake-up batcher) per event loop: both belong to the loop.
+        self._loops: dict[Any, _LoopState] = {}
+        self._loops_lock = threading.Lock()
         self.models = AsyncModels(self, self._client.models)
         self.chat = AsyncChat(self)
         self.images = AsyncImages(self, self._client.images)
@@ -190,21 +203,29 @@ class AsyncDeepInfraClient:
         """The API root in use."""
         return self._client.base_url
 
+    @property
+    def usage(self) -> UsageMeter:
+        """Tokens and cost so far: the meter of :attr:`sync_client`, shared with it."""
+        return self._client.usage
+
     # -- running sync calls in worker threads ----------------------------------------------
 
-    def _limiter(self) -> anyio.CapacityLimiter:
+    def _loop_state(self) -> _LoopState:
         token = anyio.lowlevel.current_token()
         key = (token.backend_class, token.native_token)
-        limiter = self._limiters.get(key)
-        if limiter is None:
-            with self._limiters_lock:
-                limiter = self._limiters.get(key)
-                if limiter is None:
-                    if len(self._limiters) >= 8:
+        state = self._loops.get(key)
+        if state is None:
+            with self._loops_lock:
+                state = self._loops.get(key)
+                if state is None:
+                    if len(self._loops) >= 8:
                         # Loops come and go (asyncio.run per call, notebook restarts).
-                        self._limiters.pop(next(iter(self._limiters)))
-                    limiter = self._limiters[key] = anyio.CapacityLimiter(self._max_concurrency)
-        return limiter
+                        self._loops.pop(next(iter(self._loops)))
+                    state = self._loops[key] = _LoopState(token, self._max_concurrency)
+        return state
+
+    def _limiter(self) -> anyio.CapacityLimiter:
+        return self._loop_state().limiter
 
     async def _call(self, func: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """``func(*args, **kwargs)`` in a worker thread; cancelling stops it at once."""
@@ -229,6 +250,35 @@ class AsyncDeepInfraClient:
             raise
         guard.release()
         return result
+
+    async def _open_stream(self, opener: Callable[[], ChatStream]) -> AsyncChatStream:
+        """``opener()`` in a reader thread of its own, which then reads the stream ahead."""
+        loop = self._loop_state()
+        pump = StreamPump(limit=C.STREAM_READ_AHEAD_CHARS, opener=opener)
+        # Like any call, the request holds a token of the limiter until its response. A
+        # free token is taken without anyio's extra checkpoint: the wait below is one.
+        limiter = loop.limiter
+        try:
+            limiter.acquire_on_behalf_of_nowait(pump)
+        except anyio.WouldBlock:
+            await limiter.acquire_on_behalf_of(pump)
+        try:
+            opened, wake = loop.waiter()
+            pump.start(wake)
+            try:
+                await opened()
+            except BaseException:
+                # Cancelled: stop the request, or close the stream if it is already open.
+                pump.guard.abort()
+                raise
+        finally:
+            limiter.release_on_behalf_of(pump)
+        if pump.open_error is not None:
+            raise pump.open_error
+        stream = pump.stream
+        assert stream is not None
+        pump.guard.release()
+        return AsyncChatStream(stream, self, _pump=pump, _loop=loop)
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -267,6 +317,61 @@ class AsyncDeepInfraClient:
         self._client = state["client"]
         self._owns_client = state["owns"]
         self._setup(state["max_concurrency"])
+
+
+def _wake_soon(token: anyio.lowlevel.EventLoopToken) -> Callable[[Callable[[], None]], Any]:
+    """How another thread schedules a callback in this loop without waiting for it."""
+    native = token.native_token
+    # asyncio's loop, trio's TrioToken: both public, both cheap.
+    for name in ("call_soon_threadsafe", "run_sync_soon"):
+        soon = getattr(native, name, None)
+        if callable(soon):
+            return soon  # type: ignore[no-any-return]
+    return functools.partial(anyio.from_thread.run_sync, token=token)
+
+
+def _resolve(future: Any) -> None:
+    if not future.done():  # cancelled meanwhile: its waiter has left
+        future.set_result(None)
+
+
+class _LoopState:
+    """What the client keeps per event loop: the limiter, the stream wake-ups, and how a
+    stream waits for its reader thread."""
+
+    __slots__ = ("create_future", "limiter", "wakeups")
+
+    def __init__(self, token: anyio.lowlevel.EventLoopToken, tokens: int) -> None:
+        self.limiter = anyio.CapacityLimiter(tokens)
+        self.wakeups = Wakeups(_wake_soon(token))
+        # On asyncio a stream waits on a bare future of the loop: what anyio.Event does
+        # underneath, without its per-call backend lookups (a stream waits once per batch).
+        self.create_future: Optional[Callable[[], Any]] = getattr(
+            token.native_token, "create_future", None
+        )
+
+    def waiter(self) -> tuple[Callable[[], Awaitable[Any]], Callable[[], None]]:
+        """``(wait, wake)``: ``await wait()`` returns once ``wake()`` was called, from any
+        thread."""
+        create_future = self.create_future
+        if create_future is not None:
+            future = create_future()
+            resolve = functools.partial(_resolve, future)
+            return functools.partial(_identity, future), functools.partial(
+                self.wakeups.call, resolve
+            )
+        event = anyio.Event()
+        return event.wait, functools.partial(self.wakeups.call, event.set)
+
+    async def wait_for(self, pump: StreamPump) -> None:
+        """Wait until ``pump`` has something (or is done), unless it already has."""
+        wait, wake = self.waiter()
+        if pump.park(wake):
+            await wait()
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 class _AsyncResource(Generic[S]):
@@ -377,13 +482,74 @@ class AsyncCompletions:
         :class:`AsyncChatStream`: use ``async with stream:`` and ``async for chunk in
         stream``.
         """
-        sync = self._owner._client.chat.completions
-        result = await self._owner._call(
+        owner = self._owner
+        sync = owner._client.chat.completions
+        if stream is True:
+
+            def opener() -> ChatStream:
+                opened: ChatStream = sync.create(
+                    model=model, messages=messages, stream=True, **params
+                )
+                return opened
+
+            return await owner._open_stream(opener)
+        result = await owner._call(
             Completions.create, sync, model=model, messages=messages, stream=stream, **params
         )
         if isinstance(result, ChatStream):
-            return AsyncChatStream(result, self._owner)
+            return AsyncChatStream(result, owner)
         return result
+
+    async def batch(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        progress: ProgressOption = True,
+    ) -> BatchResult:
+        """Run many (non-streamed) completions at once; results come back in input order.
+
+        Args:
+            requests: dicts of :meth:`create` keyword arguments, e.g.
+                ``[{"model": ..., "messages": [...]}, ...]`` (``stream=True`` is refused).
+            concurrency: how many requests are in flight at once (on the async client,
+                also never more than its ``max_concurrency``).
+            progress: ``True`` shows a tqdm bar if tqdm is installed (the ``progress``
+                extra), else a plain counter on stderr; ``False`` shows nothing; a callable
+                is called with a :class:`~deepinfra_sdk.BatchProgress` after each item.
+
+        Returns:
+            A :class:`~deepinfra_sdk.BatchResult`: one :class:`~deepinfra_sdk.BatchItem`
+            per request, holding its ``completion`` or its ``error``. A failing request
+            (after the client's retries) never stops the others;
+            ``raise_on_error()`` gives all the completions or raises
+            :class:`~deepinfra_sdk.BatchError`.
+
+        Stopping: requests not started are never sent, and those in flight are aborted.
+        Ctrl-C during a sync batch raises :class:`~deepinfra_sdk.BatchInterrupted`, whose
+        ``result`` holds what finished; cancelling the task awaiting an async batch stops
+        it the same way.
+        """
+        run = BatchRun(requests, concurrency=concurrency, progress=progress)
+        slots = anyio.Semaphore(run.concurrency)
+
+        async def one(index: int, request: dict[str, Any]) -> None:
+            try:
+                completion = await self.create(**request)
+            except Exception as exc:  # kept in the item's place; the batch goes on
+                run.finish(index, error=exc)
+            else:
+                run.finish(index, completion=completion)
+            finally:
+                slots.release()
+
+        with run:
+            async with anyio.create_task_group() as tasks:
+                for index, request in run.pending():
+                    # A task only once a slot is free: what was never started is never sent.
+                    await slots.acquire()
+                    tasks.start_soon(one, index, request)
+        return run.result()
 
 
 class AsyncChat:
@@ -405,28 +571,33 @@ class AsyncChatStream:
     Errors raise the SDK's typed errors with ``partial_text`` set.
     """
 
-    __slots__ = (
-        "_batches",
-        "_close_requested",
-        "_exhausted",
-        "_lock",
-        "_owner",
-        "_pending",
-        "_reading",
-        "_stream",
-    )
+    __slots__ = ("__weakref__", "_exhausted", "_loop", "_owner", "_pending", "_pump", "_stream")
 
-    def __init__(self, stream: ChatStream, owner: AsyncDeepInfraClient) -> None:
+    def __init__(
+        self,
+        stream: ChatStream,
+        owner: AsyncDeepInfraClient,
+        *,
+        _pump: Optional[StreamPump] = None,
+        _loop: Optional[_LoopState] = None,
+    ) -> None:
         self._stream = stream
         self._owner = owner
-        self._batches = stream._event_lists()
+        # Iterated in the event loop that opened it (or, for a stream opened some other
+        # way, in the loop of its first read).
+        self._loop = _loop
         self._pending: collections.deque[str] = collections.deque()
         self._exhausted = False
-        # The stream is read in a worker thread while the loop may decide to close it:
-        # whoever comes second closes it, and never both at once.
-        self._lock = threading.Lock()
-        self._reading = False
-        self._close_requested = False
+        # The reader thread: started by the client with the request, or at the first read
+        # for a stream opened some other way.
+        self._pump = _pump
+        if _pump is not None:
+            self._watch()
+
+    def _watch(self) -> None:
+        # A stream dropped without aclose() must not leave its reader waiting for room:
+        # closing the sync stream stops the reader (the finalizer must not hold self).
+        weakref.finalize(self, self._stream.close)
 
     # -- the accumulated result (see ChatStream) --------------------------------------------
 
@@ -507,18 +678,36 @@ class AsyncChatStream:
                 try:
                     chunk = decode(pending.popleft())
                 except BaseException:
-                    self._exhausted = True
                     self._shut()
                     raise
                 if chunk is not None:
                     return chunk
             if self._exhausted:
                 raise StopAsyncIteration
-            batch = await self._read_batch()
-            if batch is None:
-                self._exhausted = True
-                raise StopAsyncIteration
-            pending.extend(batch)
+            pump = self._pump or self._start_pump()
+            try:
+                items = pump.take()
+                if items:
+                    pending.extend(items)
+                    # It was already there: still let other tasks run, and a cancellation
+                    # land, once per batch, as a thread hop would.
+                    await anyio.lowlevel.checkpoint()
+                    continue
+                if items is None:
+                    loop = self._loop or self._bind_loop()
+                    await loop.wait_for(pump)
+                    items = pump.take()
+                    if items:
+                        pending.extend(items)
+                        continue
+                    if items is None:
+                        continue
+                self._end(pump)
+            except ConcurrentReadError:
+                raise  # the other task's read goes on
+            except BaseException:
+                self._shut()
+                raise
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Yield the first choice's content pieces as they arrive (no empty strings).
@@ -531,46 +720,38 @@ class AsyncChatStream:
                 if choice.index == 0 and choice.delta.content:
                     yield choice.delta.content
 
-    def _next_batch(self) -> Optional[list[str]]:
-        # Runs in the worker thread, if the hop was not cancelled before a thread took it.
-        with self._lock:
-            if self._close_requested:
-                return None
-            self._reading = True
-        try:
-            return next(self._batches, None)
-        finally:
-            if self._end_read():
-                self._stream.close()
+    def _bind_loop(self) -> _LoopState:
+        loop = self._loop = self._owner._loop_state()
+        return loop
 
-    def _end_read(self) -> bool:
-        """Mark the read over; whether the loop asked for a close meanwhile."""
-        with self._lock:
-            self._reading = False
-            return self._close_requested
+    def _start_pump(self) -> StreamPump:
+        pump = StreamPump(limit=C.STREAM_READ_AHEAD_CHARS, stream=self._stream)
+        self._pump = pump
+        self._watch()
+        pump.start()
+        return pump
 
-    async def _read_batch(self) -> Optional[list[str]]:
-        if self._close_requested:
-            self._exhausted = True
-            return None
-        try:
-            return await anyio.to_thread.run_sync(
-                self._next_batch, abandon_on_cancel=True, limiter=self._owner._limiter()
-            )
-        except BaseException:
-            self._exhausted = True
-            self._shut()
-            raise
+    def _end(self, pump: StreamPump) -> None:
+        """The reader is done and everything it read was decoded: raise how it ended."""
+        self._exhausted = True
+        stream = self._stream
+        error = pump.error
+        if error is not None:
+            if isinstance(error, APIError):
+                raise stream._fail(error)
+            raise error
+        if not stream.done:
+            try:
+                stream._check_end()
+            except APIError as err:
+                raise stream._fail(err) from None
+        raise StopAsyncIteration
 
     def _shut(self) -> None:
-        with self._lock:
-            self._close_requested = True
-            busy = self._reading
-        if busy:
-            # The worker is blocked in a read: wake it; it closes the stream on its way out.
-            self._stream.abort()
-        else:
-            self._stream.close()
+        self._exhausted = True
+        self._pending.clear()
+        # With a reader thread, this stops it: it drops the connection on its way out.
+        self._stream.close()
 
     async def aclose(self) -> None:
         """Stop reading and release the connection (dropped, not pooled, if unfinished)."""

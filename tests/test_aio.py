@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import pickle
 import random
 import threading
@@ -16,6 +17,7 @@ import pytest
 
 from deepinfra_sdk import (
     APIConnectionError,
+    APIResponseValidationError,
     AsyncChatStream,
     AsyncDeepInfraClient,
     AuthenticationError,
@@ -25,6 +27,8 @@ from deepinfra_sdk import (
     ImageResponse,
     RateLimitError,
 )
+from deepinfra_sdk import _constants as C
+from deepinfra_sdk._pump import StreamPump, Wakeups
 from deepinfra_sdk.emulator import Emulator, Fault
 from deepinfra_sdk.resources.models import Models
 from tests._leaks import (
@@ -130,24 +134,33 @@ async def test_iter_text_yields_the_content_pieces(aclient: AsyncDeepInfraClient
     assert all(pieces)
 
 
-async def test_a_stream_costs_one_thread_hop_per_read_not_per_chunk(
+async def test_a_fast_stream_crosses_to_the_loop_in_batches_not_per_chunk(
     emu: Emulator, aclient: AsyncDeepInfraClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu.answer_tokens = 3000
-    hops = 0
-    original = AsyncChatStream._next_batch
+    takes: list[int] = []
+    wakeups = 0
+    original_take, original_call = StreamPump.take, Wakeups.call
 
-    def counted(self: AsyncChatStream) -> Any:
-        nonlocal hops
-        hops += 1
-        return original(self)
+    def take(self: StreamPump) -> Any:
+        items = original_take(self)
+        if items:
+            takes.append(len(items))
+        return items
 
-    monkeypatch.setattr(AsyncChatStream, "_next_batch", counted)
+    def call(self: Wakeups, fn: Any) -> None:
+        nonlocal wakeups
+        wakeups += 1
+        original_call(self, fn)
+
+    monkeypatch.setattr(StreamPump, "take", take)
+    monkeypatch.setattr(Wakeups, "call", call)
     stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
     async with stream:
         count = sum([1 async for _ in stream])
-    assert count >= 3000
-    assert hops < count / 10, f"{hops} hops for {count} chunks"
+    assert count >= 3000 and sum(takes) >= count
+    assert len(takes) < count / 10, f"{len(takes)} batches for {count} chunks"
+    assert wakeups < count / 10, f"{wakeups} wake-ups for {count} chunks"
 
 
 async def test_images_and_embeddings(aclient: AsyncDeepInfraClient) -> None:
@@ -447,11 +460,195 @@ async def test_two_hundred_cancelled_streams_leave_nothing_behind(emu: Emulator)
     # Closing the client closes the pool: nothing was held outside it.
     assert client_sockets(emu.port) == 0
     assert not threads_in_sdk()
-    # None of them is busy (checked above). The event loop keeps idle worker threads for
-    # reuse; their number follows the limiter (a cancelled call gives its token back while
-    # its thread spends a millisecond finishing the aborted read, and anyio starts threads
-    # before earlier ones are marked idle), far from one per cancelled stream.
+    # None of them is busy (checked above). Idle reader threads are kept for reuse; their
+    # number follows the streams open at once (a cancelled stream's thread spends a
+    # millisecond finishing the aborted read), far from one per cancelled stream.
     assert threading.active_count() - threads_before < 100
+
+
+# -- the reader thread runs ahead of the consumer, within bounds ------------------------------
+
+
+def _queued_chars(stream: AsyncChatStream) -> int:
+    pump = stream._pump
+    assert pump is not None
+    return pump._size
+
+
+async def _wait_until(condition: Any, limit: float = 5.0) -> None:
+    with anyio.fail_after(limit):
+        while not condition():
+            await anyio.sleep(0.005)
+
+
+async def test_a_slow_consumer_bounds_the_read_ahead(
+    emu: Emulator,
+    aclient: AsyncDeepInfraClient,
+    sync_client: DeepInfraClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(C, "STREAM_READ_AHEAD_CHARS", 2000)
+    emu.answer_tokens = 2000
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    async with stream:
+        first = await stream.__anext__()
+        await _wait_until(lambda: _queued_chars(stream) >= 2000)
+        await anyio.sleep(0.2)  # the consumer stalls; the reader must stop at the limit
+        # Each event is its own HTTP chunk: the reader stops within one read past the limit.
+        assert 2000 <= _queued_chars(stream) < 2000 + 1000
+        assert not stream.done
+        rest = [chunk async for chunk in stream]
+    with sync_client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as s:
+        want = list(s)
+    assert 1 + len(rest) == len(want) and first.choices[0].delta.content is not None
+    assert stream.text == s.text and stream.done
+
+
+async def test_an_error_the_reader_met_early_comes_after_the_chunks_before_it(
+    emu: Emulator, aclient: AsyncDeepInfraClient
+) -> None:
+    emu.inject(Fault(drop="after_events", after_events=6), route=CHAT)
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    received: list[str] = []
+    with pytest.raises(APIConnectionError) as info:
+        async with stream:
+            async for chunk in stream:
+                if not received:
+                    # Stall until the reader has met the dropped connection.
+                    await _wait_until(lambda: stream._pump is not None and stream._pump.error)
+                received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    assert len(received) >= 5
+    assert "".join(received) == stream.text == info.value.partial_text != ""
+
+
+@needs_proc
+async def test_a_bad_frame_met_while_the_reader_runs_ahead_drops_the_connection(
+    emu: Emulator, aclient: AsyncDeepInfraClient
+) -> None:
+    emu.token_delay = 0.01  # the reader is still reading when the bad frame is decoded
+    emu.inject(Fault(malformed_frame=True, after_events=3), route=CHAT)
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    with pytest.raises(APIResponseValidationError) as info:
+        async with stream:
+            async for _ in stream:
+                pass
+    assert info.value.partial_text == stream.text != ""
+    assert wait_until_no_thread_in_sdk(limit=1.0) < 1.0
+    assert stream.closed and client_sockets(emu.port) == 0  # dropped, not pooled half-read
+
+
+@needs_proc
+async def test_closing_a_stream_whose_reader_waits_for_room_frees_it(
+    emu: Emulator, aclient: AsyncDeepInfraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(C, "STREAM_READ_AHEAD_CHARS", 1000)
+    emu.answer_tokens = 2000
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    await stream.__anext__()
+    await _wait_until(lambda: _queued_chars(stream) >= 1000)
+    await stream.aclose()
+    assert wait_until_no_thread_in_sdk(limit=1.0) < 1.0
+    assert stream.closed and not stream.done and client_sockets(emu.port) == 0
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+
+
+@needs_proc
+async def test_a_stream_dropped_without_closing_is_closed_by_the_garbage_collector(
+    emu: Emulator, aclient: AsyncDeepInfraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    monkeypatch.setattr(C, "STREAM_READ_AHEAD_CHARS", 1000)
+    emu.answer_tokens = 2000
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    await stream.__anext__()
+    pump = stream._pump
+    assert pump is not None
+    await _wait_until(lambda: pump._size >= 1000)
+    sync_stream = stream.sync_stream
+    del stream
+    gc.collect()
+    assert wait_until_no_thread_in_sdk(limit=1.0) < 1.0
+    assert sync_stream.closed and client_sockets(emu.port) == 0
+
+
+async def test_a_stream_the_caller_opened_itself_is_read_ahead_too(
+    aclient: AsyncDeepInfraClient, sync_client: DeepInfraClient
+) -> None:
+    # A ChatStream wrapped by hand gets its reader thread at the first read.
+    opened = await aclient._call(
+        aclient.sync_client.chat.completions.create, model=MODEL, messages=MESSAGES, stream=True
+    )
+    stream = AsyncChatStream(opened, aclient)
+    async with stream:
+        texts = [piece async for piece in stream.iter_text()]
+    with sync_client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as s:
+        assert list(s)
+    assert "".join(texts) == s.text == stream.text
+    assert stream.done and stream.closed
+
+
+async def test_contextvars_reach_the_stream_reader_thread(
+    aclient: AsyncDeepInfraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deepinfra_sdk._http import HTTPTransport
+
+    seen: list[tuple[str, bool]] = []
+    original = HTTPTransport.request
+
+    def spy(self: HTTPTransport, *args: Any, **kwargs: Any) -> Any:
+        seen.append((_request_tag.get(), threading.current_thread() is threading.main_thread()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HTTPTransport, "request", spy)
+    _request_tag.set("req-stream")
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    async with stream:
+        assert [c async for c in stream]
+    assert seen == [("req-stream", False)]
+
+
+async def test_a_stream_request_holds_a_limiter_token_until_its_response(emu: Emulator) -> None:
+    # One token: the second stream's request waits until the first has its response,
+    # and no longer (an open stream reads in its own thread, holding no token).
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url, max_concurrency=1) as c:
+        first = await c.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        assert c._limiter().borrowed_tokens == 0
+        with anyio.fail_after(5):
+            second = await c.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        async with first, second:
+            assert [x async for x in second] and [x async for x in first]
+        emu.inject(Fault(stall=30, stall_at="before_response"), route=CHAT)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                functools.partial(c.chat.completions.create, model=MODEL, messages=MESSAGES)
+            )
+            await _wait_until(lambda: c._limiter().borrowed_tokens == 1)
+            tg.cancel_scope.cancel()
+
+
+async def test_two_tasks_reading_one_stream_at_once_is_an_error(
+    emu: Emulator, aclient: AsyncDeepInfraClient
+) -> None:
+    emu.token_delay = 0.05
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    errors: list[BaseException] = []
+
+    async def read() -> None:
+        try:
+            async for _ in stream:
+                pass
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    with anyio.fail_after(10):
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            tg.start_soon(read)
+    assert len(errors) == 1 and "one task" in str(errors[0])
+    # The first reader was not disturbed: it read the whole answer.
+    assert stream.done and stream.finish_reason == "stop" and stream.closed
 
 
 # -- Jupyter ----------------------------------------------------------------------------------

@@ -414,3 +414,121 @@ def test_parse_retry_after() -> None:
     assert _parse_retry_after(None, now) is None
     date = email.utils.formatdate(now + 30, usegmt=True)
     assert 28 <= (_parse_retry_after(date, now) or 0) <= 31
+
+
+# -- the environment is read once, when the client's session is made ---------------------
+
+
+EMU_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_a_proxy_from_the_environment_carries_the_requests(
+    no_proxy_env: pytest.MonkeyPatch,
+) -> None:
+    from deepinfra_sdk.emulator import Emulator
+
+    # Nothing listens at the base URL: only the proxy (the emulator, which serves
+    # absolute-form requests like a forwarding proxy) can answer.
+    with Emulator() as emu:
+        no_proxy_env.setenv("HTTP_PROXY", emu.url)
+        with DeepInfraClient(emu.api_key, base_url="http://api.localhost:1") as client:
+            answer = client.chat.completions.create(model=EMU_MODEL, messages=MSGS)
+            # Read at construction: a later change does not reroute this client.
+            no_proxy_env.delenv("HTTP_PROXY")
+            again = client.chat.completions.create(model=EMU_MODEL, messages=MSGS)
+        assert answer.choices[0].message.content and again.choices[0].message.content
+        assert emu.request_count("/v1/openai/chat/completions") == 2
+
+
+def test_no_proxy_in_the_environment_exempts_the_base_url(
+    no_proxy_env: pytest.MonkeyPatch,
+) -> None:
+    from deepinfra_sdk.emulator import Emulator
+
+    with Emulator() as emu:
+        no_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:1")  # would refuse everything
+        no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        with DeepInfraClient(emu.api_key, base_url=emu.url, max_retries=0) as client:
+            assert client.chat.completions.create(model=EMU_MODEL, messages=MSGS).choices
+
+
+def test_the_environment_is_not_read_again_for_each_request(
+    no_proxy_env: pytest.MonkeyPatch,
+) -> None:
+    from deepinfra_sdk.emulator import Emulator
+
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        client.models.list()
+        reads: list[str] = []
+        original = requests.utils.get_environ_proxies
+
+        def counted(url: str, no_proxy: object = None) -> dict[str, str]:
+            reads.append(url)
+            return original(url, no_proxy=no_proxy)  # type: ignore[arg-type]
+
+        no_proxy_env.setattr(requests.sessions, "get_environ_proxies", counted)
+        for _ in range(3):
+            client.chat.completions.create(model=EMU_MODEL, messages=MSGS)
+        assert reads == []
+
+
+def test_a_session_passed_in_keeps_its_own_environment_handling() -> None:
+    session = requests.Session()
+    with DeepInfraClient(TEST_KEY, base_url=REMOTE, session=session) as client:
+        client._transport  # noqa: B018 - builds the transport
+    assert session.trust_env is True
+
+
+# -- requests are prepared once per endpoint, exactly as requests would prepare them --------
+
+
+def _as_requests_would(client: DeepInfraClient, sent: requests.PreparedRequest) -> None:
+    """``sent`` equals what requests' full preparation makes of the same call."""
+    session = requests.Session()
+    session.trust_env = False
+    expected = session.prepare_request(
+        requests.Request(
+            sent.method,
+            sent.url,
+            headers={k: v for k, v in sent.headers.items() if k not in ("Content-Length",)},
+            data=sent.body,
+        )
+    )
+    assert sent.method == expected.method and sent.url == expected.url
+    assert dict(sent.headers) == dict(expected.headers)
+    assert sent.body == expected.body
+
+
+@responses.activate
+def test_each_request_is_prepared_as_requests_would_prepare_it(client: DeepInfraClient) -> None:
+    responses.post(CHAT, json=COMPLETION)
+    responses.get(FEATURED, json=[])
+    for _ in range(2):  # the first prepares the endpoint's template, the second reuses it
+        client.chat.completions.create(model="m/x", messages=MSGS)
+        client.models.list(refresh=True)
+    client.chat.completions.create(model="m/x", messages=[{"role": "user", "content": "é" * 50}])
+    assert len(responses.calls) == 5
+    for call in responses.calls:
+        _as_requests_would(client, call.request)
+    first, again, longer = (responses.calls[i].request for i in (0, 2, 4))
+    assert first.headers == again.headers and first.body == again.body
+    assert int(longer.headers["Content-Length"]) == len(longer.body) > len(first.body)
+    assert first.headers["Authorization"] == f"Bearer {TEST_KEY}"
+    assert "Cookie" not in first.headers
+
+
+@responses.activate
+def test_cookies_the_server_set_are_sent_back(client: DeepInfraClient) -> None:
+    responses.post(CHAT, json=COMPLETION, headers={"Set-Cookie": "affinity=node-7; Path=/"})
+    client.chat.completions.create(model="m/x", messages=MSGS)
+    client.chat.completions.create(model="m/x", messages=MSGS)
+    assert "Cookie" not in responses.calls[0].request.headers
+    assert responses.calls[1].request.headers["Cookie"] == "affinity=node-7"

@@ -350,3 +350,51 @@ def test_malformed_chunks_are_validation_errors(bad: dict[str, Any]) -> None:
     with pytest.raises(APIResponseValidationError) as info:
         list(stream)
     assert info.value.partial_text == "ok"
+
+
+def test_a_frame_nested_too_deeply_is_a_validation_error_not_a_crash() -> None:
+    resp = ScriptedResponse([frame(chunk(" Hi")), frame("[" * 100_000 + "]" * 100_000)])
+    stream = ChatStream(resp, model="m/x")
+    with pytest.raises(APIResponseValidationError, match="nests too deeply") as info:
+        list(stream)
+    assert info.value.partial_text == " Hi" == stream.text
+    assert stream.closed and resp.closed >= 1
+
+
+def test_a_chunk_the_types_reject_keeps_the_text_and_closes_the_stream() -> None:
+    resp = ScriptedResponse([frame(chunk(" Hi")), frame({"choices": [None]}), frame(chunk("!"))])
+    stream = ChatStream(resp, model="m/x")
+    with pytest.raises(APIResponseValidationError) as info:
+        list(stream)
+    assert info.value.partial_text == " Hi" == stream.text
+    assert stream.closed and resp.closed >= 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"choices": [{"index": [], "delta": {"content": "x"}}]},
+        {"choices": [{"index": 0, "delta": {"role": ["assistant"]}}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": {}, "function": {}}]}}]},
+        {
+            "choices": [
+                {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"name": 7}}]}}
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ["{}"]}}]},
+                }
+            ]
+        },
+    ],
+)
+def test_fields_of_the_wrong_type_are_validation_errors(bad: dict[str, Any]) -> None:
+    resp = ScriptedResponse([frame(chunk(" Hi")), frame(bad), frame(chunk("!"))])
+    stream = ChatStream(resp, model="m/x")
+    with pytest.raises(APIResponseValidationError, match="not"):
+        list(stream)
+    assert stream.text == " Hi" and stream.closed and resp.closed >= 1
+    stream.to_completion()  # what arrived before stays usable

@@ -1,0 +1,424 @@
+"""The async facade's reader threads: one per stream, reading ahead of the event loop.
+
+A stream opened through the async facade gets a thread of its own. The thread sends the
+request (under a :class:`~deepinfra_sdk._cancel.CallGuard`, so a cancelled caller stops it
+at once), hands the stream over, then reads the body for the stream's whole life and
+appends each read's event payloads to a queue the event loop takes from. Compared with a
+worker-thread round trip per read, the reader is back in ``recv`` as soon as it has handed a
+read over, and the loop pays one cheap wake-up when it was waiting, or nothing when the
+next batch is already there. :class:`Wakeups` goes further: one loop wake-up serves every
+stream that had something to hand over meanwhile, which is what many streams in lockstep
+need.
+
+The queue is bounded (``limit`` characters of payload): a reader stops reading while that
+much waits for a slow consumer, so it never buffers a whole response in memory.
+
+Only the reader thread touches the connection while it runs. Closing from elsewhere
+(:meth:`StreamPump.close`) marks the stream closed, wakes a reader waiting for room and
+shuts the socket down under a blocked read (closing a socket from another thread would not
+wake it); the reader then closes the response on its way out, dropping an unfinished
+connection instead of pooling it.
+
+Reader threads are reused (:class:`ReaderThreads`): a stream's thread goes back to an idle
+pool when the stream ends, and the next stream takes it without starting a thread, which
+under load would stall the event loop for a millisecond or more each time (``Thread.start``
+waits until the new thread has run). An idle thread exits after ``IDLE_SECONDS``.
+
+This module knows no event loop library: the facade passes in how to wake its loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import functools
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from . import _constants as C
+from ._cancel import CallGuard
+from ._exceptions import APIConnectionError
+
+if TYPE_CHECKING:
+    from ._streaming import ChatStream
+
+__all__ = [
+    "IDLE_SECONDS",
+    "ConcurrentReadError",
+    "ReaderThreads",
+    "StreamPump",
+    "Wakeups",
+    "reader_threads",
+]
+
+logger = logging.getLogger(C.LOGGER_NAME)
+
+# A pump's life, in order.
+_OPENING, _READING, _DRAINING, _EXITED = range(4)
+
+# An idle reader thread exits after this long (anyio's workers wait 10 s too).
+IDLE_SECONDS = 10.0
+
+
+class _Worker:
+    __slots__ = ("idle", "job", "ready")
+
+    def __init__(self, job: Callable[[], Any]) -> None:
+        self.job: Optional[Callable[[], Any]] = job
+        # Held while there is no job; released to hand one over.
+        self.ready = threading.Lock()
+        self.idle = False
+
+
+class ReaderThreads:
+    """A pool of reusable daemon threads, one per running job; idle ones exit by themselves.
+
+    An idle thread waits for its next job in C code only (a lock acquire driven by
+    ``iter``/``map``/``deque``), so a parked thread shows no SDK frame: tools and tests that
+    look for threads still busy in SDK code see only the threads doing work. A thread whose
+    wait times out leaves the idle list under the pool's lock before it exits, so a job is
+    never handed to a thread that is gone.
+    """
+
+    def __init__(self, name: str = "deepinfra-stream") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._pid = os.getpid()
+
+    def submit(self, job: Callable[[], Any]) -> None:
+        """Run ``job()`` in an idle thread, or in a new one if none is idle."""
+        with self._lock:
+            if self._pid != os.getpid():
+                # A forked child has none of the parent's threads.
+                self._idle.clear()
+                self._pid = os.getpid()
+            if self._idle:
+                worker = self._idle.pop()  # the most recently idle: the others may expire
+                worker.idle = False
+                worker.job = job
+                worker.ready.release()
+                return
+        worker = _Worker(job)
+        wait = functools.partial(worker.ready.acquire, timeout=IDLE_SECONDS)
+        # iter() never stops by itself (acquire returns True or False, never None): _run
+        # ends the thread by raising StopIteration, which ends map() and deque.extend().
+        jobs = map(functools.partial(self._run, worker), iter(wait, None))
+        threading.Thread(
+            target=collections.deque(maxlen=0).extend, args=(jobs,), name=self._name, daemon=True
+        ).start()
+
+    def _run(self, worker: _Worker, handed: bool) -> None:
+        if not handed:
+            with self._lock:
+                if worker.idle:
+                    # Idle for IDLE_SECONDS and still not chosen: leave for good.
+                    self._idle.remove(worker)
+                    raise StopIteration
+            return  # chosen just now: the job's hand-over is on its way (the next wait)
+        job, worker.job = worker.job, None
+        try:
+            if job is not None:
+                job()
+        except BaseException:
+            logger.exception("a reader thread's job failed")
+        with self._lock:
+            worker.idle = True
+            self._idle.append(worker)
+
+
+_readers: Optional[ReaderThreads] = None
+_readers_lock = threading.Lock()
+
+
+def reader_threads() -> ReaderThreads:
+    """The process's pool of stream reader threads (made at first use)."""
+    global _readers
+    if _readers is None:
+        with _readers_lock:
+            if _readers is None:
+                _readers = ReaderThreads()
+    return _readers
+
+
+class Wakeups:
+    """Runs callbacks in an event loop's thread on behalf of other threads, in batches.
+
+    ``soon(fn)`` must schedule ``fn()`` in the loop from any thread (asyncio's
+    ``call_soon_threadsafe``, trio's ``run_sync_soon``). Each scheduling writes to the
+    loop's wake-up socket, so :meth:`call` schedules once for everything queued until the
+    loop has run it all: 256 streams whose events arrive together cost a handful of
+    wake-ups, not 256.
+    """
+
+    __slots__ = ("_lock", "_queued", "_scheduled", "_soon")
+
+    def __init__(self, soon: Callable[[Callable[[], None]], Any]) -> None:
+        self._soon = soon
+        self._lock = threading.Lock()
+        self._queued: list[Callable[[], Any]] = []
+        self._scheduled = False
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` in the loop soon. Raises RuntimeError if the loop has ended."""
+        with self._lock:
+            self._queued.append(fn)
+            if self._scheduled:
+                return  # a run is scheduled or running: it takes this one too
+            self._scheduled = True
+        try:
+            self._soon(self._run)
+        except BaseException:
+            with self._lock:
+                self._queued.clear()
+                self._scheduled = False
+            raise
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                queued = self._queued
+                if not queued:
+                    self._scheduled = False
+                    return
+                self._queued = []
+            for fn in queued:
+                fn()
+
+
+class ConcurrentReadError(RuntimeError):
+    """A second task asked for the next chunk while another one waits for it."""
+
+
+def _close_stream(stream: ChatStream) -> None:
+    stream.close()
+
+
+class StreamPump:
+    """One stream's reader thread and the queue between it and the event loop.
+
+    Give ``opener`` (a call returning a :class:`ChatStream`) to send the request in the
+    thread, or ``stream`` to read one that is already open. The event loop side calls
+    :meth:`take`, :meth:`park` and :meth:`close`. The thread calls the ``wake`` callables it
+    was given (``on_open``, and what :meth:`park` registered) in its own thread: the facade
+    makes them schedule a callback in its loop (through :class:`Wakeups`). A ``wake`` that
+    raises RuntimeError means that loop has ended: the pump then stops.
+    """
+
+    __slots__ = (
+        "_closing",
+        "_final",
+        "_items",
+        "_limit",
+        "_lock",
+        "_opener",
+        "_room",
+        "_size",
+        "_state",
+        "_waiter",
+        "error",
+        "guard",
+        "open_error",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        opener: Optional[Callable[[], ChatStream]] = None,
+        stream: Optional[ChatStream] = None,
+    ) -> None:
+        if (opener is None) == (stream is None):
+            raise ValueError("give a StreamPump either opener or stream")
+        self._limit = limit
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self._items: list[str] = []
+        # The queue holds the last payloads before [DONE]: handing them out makes the
+        # stream done (the reader never sets ``done`` itself, see ChatStream._payloads).
+        self._final = False
+        self._size = 0
+        self._waiter: Optional[Callable[[], Any]] = None
+        self._closing = False
+        self._state = _OPENING
+        self.guard = CallGuard()
+        self.stream = stream
+        self.open_error: Optional[BaseException] = None
+        self.error: Optional[BaseException] = None
+        if stream is not None:
+            stream._pump = self
+
+    # -- the event loop's side -------------------------------------------------------------
+
+    def start(self, on_open: Optional[Callable[[], Any]] = None) -> None:
+        """Run the pump in a reader thread; it calls ``on_open()`` once the stream is open
+        (or failed to open).
+
+        The thread runs in a copy of the caller's context variables, as anyio's workers do.
+        """
+        context = contextvars.copy_context()
+        reader_threads().submit(functools.partial(context.run, self._main, on_open))
+
+    def take(self) -> Optional[list[str]]:
+        """The payloads read since the last take; ``[]`` once the thread is done and
+        nothing is left; None when nothing has arrived yet (see :meth:`park`)."""
+        with self._lock:
+            items = self._items
+            if items:
+                self._items = []
+                if self._size >= self._limit:
+                    self._room.notify()
+                self._size = 0
+                if self._final:
+                    self._mark_done()
+                return items
+            if self._state != _EXITED:
+                return None
+            if self.error is None and self.stream is not None and self.stream._done_read:
+                self._mark_done()  # [DONE] came in a read with nothing before it
+            return []
+
+    def _mark_done(self) -> None:
+        stream = self.stream
+        assert stream is not None
+        stream.done = True
+
+    def park(self, wake: Callable[[], Any]) -> bool:
+        """Ask for ``wake()`` (called in the reader thread) when something arrives or the
+        thread is done.
+
+        Returns False, registering nothing, if that already happened since :meth:`take`.
+        """
+        with self._lock:
+            if self._items or self._state == _EXITED:
+                return False
+            if self._waiter is not None:
+                raise ConcurrentReadError(
+                    "this stream is already being read by another task; read a stream "
+                    "from one task at a time"
+                )
+            self._waiter = wake
+            return True
+
+    def close(self) -> None:
+        """Stop the thread, from any thread; the stream is closed, its connection dropped
+        if unfinished. Safe to call more than once, and after the end."""
+        with self._lock:
+            self._closing = True
+            self._room.notify_all()
+            state = self._state
+            stream = self.stream
+        if stream is None:
+            return
+        stream.closed = True
+        if state == _READING:
+            # The thread may be blocked in recv: shutting the socket down wakes it.
+            stream._response.abort()
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _main(self, on_open: Optional[Callable[[], Any]]) -> None:
+        stream = self.stream
+        if stream is None:
+            stream = self._open()
+            if on_open is not None:
+                self._notify(on_open)
+            if stream is None:
+                self._exit(None)
+                return
+        self._read(stream)
+
+    def _open(self) -> Optional[ChatStream]:
+        guard = self.guard
+        opener = self._opener
+        assert opener is not None
+        try:
+            if guard.aborted:
+                # Cancelled before the thread started: send nothing at all.
+                raise APIConnectionError("the call was cancelled before it started")
+            with guard.running():
+                stream = opener()
+        except BaseException as exc:
+            self.open_error = exc
+            return None
+        with self._lock:
+            self.stream = stream
+            stream._pump = self
+        # If the caller has left meanwhile, this closes the stream (marks the pump closing).
+        guard.hand_over(stream, _close_stream)
+        return stream
+
+    def _read(self, stream: ChatStream) -> None:
+        error: Optional[BaseException] = None
+        reader = None
+        with self._lock:
+            closing = self._closing
+            self._state = _READING
+        try:
+            if not closing:
+                if stream.closed:
+                    raise APIConnectionError("the stream is closed", partial_text=stream.text)
+                reader = stream._source("pump")
+                for payloads in reader:
+                    if not self._push(payloads, final=stream._done_read):
+                        break
+                else:
+                    with self._lock:
+                        self._state = _DRAINING
+                        closing = self._closing
+                    if stream._done_read and not closing:
+                        # Pool the connection if the body ends at once (see HTTPResponse).
+                        stream._response.release_after_end()
+        except BaseException as exc:
+            error = exc
+        finally:
+            close = getattr(reader, "close", None)  # a generator: ends its reads
+            if close is not None:
+                close()
+            # Read to its end, the body has released the connection already; otherwise
+            # this drops it rather than pooling it half-read.
+            stream._response.close()
+            if stream._done_read:
+                stream.closed = True
+            self._exit(error)
+
+    def _push(self, payloads: list[str], *, final: bool = False) -> bool:
+        """Queue one read's payloads (``final``: the last ones before ``[DONE]``); False
+        once the pump is closing."""
+        size = sum(map(len, payloads))
+        with self._lock:
+            if self._closing:
+                return False
+            self._items.extend(payloads)
+            self._size += size
+            self._final = self._final or final
+            wake, self._waiter = self._waiter, None
+        if wake is not None and not self._notify(wake):
+            return False
+        with self._lock:
+            # Bounded read-ahead: wait while the consumer is behind by ``limit``.
+            while self._size >= self._limit and not self._closing:
+                self._room.wait()
+            return not self._closing
+
+    def _exit(self, error: Optional[BaseException]) -> None:
+        with self._lock:
+            self.error = error
+            self._state = _EXITED
+            wake, self._waiter = self._waiter, None
+        if wake is not None:
+            self._notify(wake)
+
+    def _notify(self, wake: Callable[[], Any]) -> bool:
+        """Call ``wake()``; if its loop has ended, stop reading (False)."""
+        try:
+            wake()
+        except RuntimeError:
+            with self._lock:
+                self._closing = True
+            return False
+        return True
