@@ -259,6 +259,10 @@ class AsyncDeepInfraClient:
         # free token is taken without anyio's extra checkpoint: the wait below is one.
         limiter = loop.limiter
         try:
+            # Checked first because anyio releases that still run on Python 3.9 let trio's
+            # own WouldBlock escape from the trio backend's nowait acquire.
+            if limiter.available_tokens < 1:
+                raise anyio.WouldBlock
             limiter.acquire_on_behalf_of_nowait(pump)
         except anyio.WouldBlock:
             await limiter.acquire_on_behalf_of(pump)
