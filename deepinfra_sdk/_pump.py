@@ -315,6 +315,7 @@ class StreamPump:
         if stream is None:
             return
         stream.closed = True
+        stream._tally.end()  # the usage meter counts a stream closed here too
         if state == _READING:
             # The thread may be blocked in recv: shutting the socket down wakes it.
             stream._response.abort()
@@ -384,6 +385,7 @@ class StreamPump:
             stream._response.close()
             if stream._done_read:
                 stream.closed = True
+                stream._tally.end()
             self._exit(error)
 
     def _push(self, payloads: list[str], *, final: bool = False) -> bool:
