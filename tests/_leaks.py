@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, Optional
 
 _SDK = str(Path(__file__).resolve().parent.parent / "deepinfra_sdk")
 
@@ -72,3 +73,38 @@ def client_sockets(port: int) -> int:
 def can_count_sockets() -> bool:
     """Whether ``client_sockets`` works here (Linux /proc)."""
     return Path("/proc/net/tcp").exists() and Path("/proc/self/fd").exists()
+
+
+def _pools(client: Any) -> list[Any]:
+    """The urllib3 connection pools of a ``DeepInfraClient`` (none before its first call)."""
+    transport = client._transport_obj
+    if transport is None:
+        return []
+    found = []
+    for adapter in {id(a): a for a in transport.session.adapters.values()}.values():
+        manager = getattr(adapter, "poolmanager", None)
+        if manager is None:
+            continue
+        for key in manager.pools.keys():  # noqa: SIM118 (iterating the container raises)
+            pool = manager.pools.get(key)
+            if pool is not None:
+                found.append(pool)
+    return found
+
+
+def checked_out(client: Any) -> int:
+    """Connections taken from the client's pools and not given back."""
+    return sum(p.pool.maxsize - p.pool.qsize() for p in _pools(client) if p.pool is not None)
+
+
+def idle_pooled(client: Any, port: Optional[int] = None) -> int:
+    """Connected sockets kept by idle pooled connections (to ``port``, if given)."""
+    count = 0
+    for pool in _pools(client):
+        queue = pool.pool
+        if queue is None or (port is not None and pool.port != port):
+            continue
+        with queue.mutex:
+            conns = list(queue.queue)
+        count += sum(1 for conn in conns if conn is not None and conn.sock is not None)
+    return count

@@ -24,7 +24,7 @@ import pytest
 
 from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient
 from deepinfra_sdk.emulator import Emulator
-from tests._leaks import threads_in_sdk, wait_until_no_thread_in_sdk
+from tests._leaks import checked_out, idle_pooled, threads_in_sdk, wait_until_no_thread_in_sdk
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 MESSAGES = [{"role": "user", "content": "Tell me how a fault matrix works."}]
@@ -107,22 +107,6 @@ def content_of(chunk: Any) -> str:
 # -- leaks ----------------------------------------------------------------------------------
 
 
-def _pools(client: DeepInfraClient) -> list[Any]:
-    transport = client._transport_obj
-    if transport is None:
-        return []
-    found = []
-    for adapter in {id(a): a for a in transport.session.adapters.values()}.values():
-        manager = getattr(adapter, "poolmanager", None)
-        if manager is None:
-            continue
-        for key in manager.pools.keys():  # noqa: SIM118 (iterating the container raises)
-            pool = manager.pools.get(key)
-            if pool is not None:
-                found.append(pool)
-    return found
-
-
 def client_sockets(port: int) -> int:
     """This process's TCP sockets connected to ``port`` on the other end.
 
@@ -155,27 +139,6 @@ def client_sockets(port: int) -> int:
     return count
 
 
-def checked_out(client: DeepInfraClient) -> int:
-    """Connections taken from the client's pools and not given back."""
-    total = 0
-    for pool in _pools(client):
-        if pool.pool is not None:
-            total += pool.pool.maxsize - pool.pool.qsize()
-    return total
-
-
-def idle_pooled_sockets(client: DeepInfraClient, port: int) -> int:
-    """Open sockets kept by idle pooled connections to ``port``."""
-    count = 0
-    for pool in _pools(client):
-        if pool.port != port or pool.pool is None:
-            continue
-        for conn in list(pool.pool.queue):
-            if conn is not None and getattr(conn, "sock", None) is not None:
-                count += 1
-    return count
-
-
 class LeakCheck:
     """Clients to inspect and close after the test, and the ports they talk to."""
 
@@ -197,7 +160,7 @@ class LeakCheck:
         for client in self.clients:
             assert checked_out(client) == 0, "a connection was never given back to the pool"
         for port in self.ports:
-            idle = sum(idle_pooled_sockets(c, port) for c in self.clients)
+            idle = sum(idle_pooled(c, port) for c in self.clients)
             open_now = client_sockets(port)
             assert open_now == idle, (
                 f"{open_now} sockets to port {port} are open, {idle} of them idle in the pool"

@@ -24,9 +24,14 @@ from typing import Any, Callable
 import anyio
 import pytest
 
-from deepinfra_sdk import AsyncChatStream, AsyncDeepInfraClient, DeepInfraClient
+from deepinfra_sdk import AsyncChatStream, AsyncDeepInfraClient
 from deepinfra_sdk.emulator import Emulator, Fault
-from tests._leaks import client_sockets, threads_in_sdk, wait_until_no_thread_in_sdk
+from tests._leaks import (
+    client_sockets,
+    idle_pooled,
+    threads_in_sdk,
+    wait_until_no_thread_in_sdk,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -84,22 +89,6 @@ def tags_of(emu: Emulator) -> list[str]:
             if isinstance(found, str) and found.startswith("task-"):
                 tags.append(found)
     return tags
-
-
-def idle_pooled(client: DeepInfraClient) -> int:
-    """Connections sitting idle (connected) in the client's pools."""
-    count = 0
-    adapters = {id(a): a for a in client._transport.session.adapters.values()}
-    for adapter in adapters.values():
-        pools = adapter.poolmanager.pools
-        for key in list(pools.keys()):
-            queue = pools[key].pool
-            if queue is None:
-                continue
-            with queue.mutex:
-                conns = list(queue.queue)
-            count += sum(1 for conn in conns if conn is not None and conn.sock is not None)
-    return count
 
 
 @pytest.fixture

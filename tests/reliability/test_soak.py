@@ -84,7 +84,7 @@ from deepinfra_sdk import (
     RateLimitError,
     Timeout,
 )
-from tests._leaks import client_sockets, threads_in_sdk
+from tests._leaks import client_sockets, idle_pooled, threads_in_sdk
 
 SDK_DIR = str(Path(__file__).resolve().parents[2] / "deepinfra_sdk")
 
@@ -427,22 +427,6 @@ def fds_now() -> set[tuple[str, str]]:
         except OSError:  # the descriptor listdir itself used, now closed
             continue
     return found
-
-
-def idle_pooled(client: DeepInfraClient) -> int:
-    """Connections sitting idle (connected) in the client's pools."""
-    count = 0
-    adapters = {id(a): a for a in client._transport.session.adapters.values()}
-    for adapter in adapters.values():
-        pools = adapter.poolmanager.pools
-        for key in list(pools.keys()):
-            queue = pools[key].pool
-            if queue is None:
-                continue
-            with queue.mutex:
-                conns = list(queue.queue)
-            count += sum(1 for conn in conns if conn is not None and conn.sock is not None)
-    return count
 
 
 def in_sdk(frame: Any) -> bool:
