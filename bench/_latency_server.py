@@ -24,6 +24,8 @@ import socket
 import threading
 import time
 
+from _sse_server import ChildServer
+
 FRAMINGS = ("chunked", "content-length", "close")
 
 _MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
@@ -157,24 +159,8 @@ def _run(
     server.serve_forever()
 
 
-class ProcessLatencyServer:
+class ProcessLatencyServer(ChildServer):
     """:class:`LatencyServer` in a child process (``with`` it; terminated on exit)."""
 
     def __init__(self, framing: str, n_events: int, interval: float) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_run, args=(framing, n_events, interval, child), daemon=True
-        )
-        self._proc.start()
-        self.port = parent.recv()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ProcessLatencyServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._proc.terminate()
-        self._proc.join(5)
+        super().__init__(_run, framing, n_events, interval)

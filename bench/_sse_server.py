@@ -16,7 +16,7 @@ import multiprocessing.connection
 import socket
 import threading
 import time
-from typing import Optional
+from typing import Any, Optional, TypeVar
 
 
 def render_stream(n_chunks: int, *, sep: bytes = b"\n") -> bytes:
@@ -165,16 +165,41 @@ class BenchServer:
 def _run_forever(
     body: bytes,
     framing: str,
+    delay: float,
+    content_type: str,
     port_pipe: multiprocessing.connection.Connection,
-    delay: float = 0.0,
-    content_type: str = "text/event-stream",
 ) -> None:
     server = BenchServer(body, framing=framing, delay=delay, content_type=content_type)
     port_pipe.send(server.port)
     server._accept_loop()
 
 
-class ProcessBenchServer:
+_S = TypeVar("_S", bound="ChildServer")
+
+
+class ChildServer:
+    """A loopback server run by ``target(*args, pipe)`` in a forked child process, which
+    sends its port down the pipe; ``with`` it, and it is terminated on exit."""
+
+    def __init__(self, target: Any, *args: Any) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(target=target, args=(*args, child), daemon=True)
+        self._proc.start()
+        self.port: int = parent.recv()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        self._proc.join(5)
+
+
+class ProcessBenchServer(ChildServer):
     """The same server in a child process, so it never competes with the client for the GIL."""
 
     def __init__(
@@ -185,20 +210,4 @@ class ProcessBenchServer:
         delay: float = 0.0,
         content_type: str = "text/event-stream",
     ) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_run_forever, args=(body, framing, child, delay, content_type), daemon=True
-        )
-        self._proc.start()
-        self.port = parent.recv()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ProcessBenchServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._proc.terminate()
-        self._proc.join(5)
+        super().__init__(_run_forever, body, framing, delay, content_type)
