@@ -101,8 +101,9 @@ class AsyncDeepInfraClient:
     Args:
         client: wrap an existing :class:`DeepInfraClient` (sharing its connections and
             model cache) instead of configuring a new one.
-        max_concurrency: how many calls and streams run at once (each holds a worker
-            thread while it waits). By default the connection pool size, at least 64; a
+        max_concurrency: how many requests are in flight at once: calls, and streams
+            until their response arrives (an open stream then reads in its own thread
+            without holding a slot). By default the connection pool size, at least 64; a
             client built here gets a pool this large.
     """
 
@@ -195,7 +196,8 @@ class AsyncDeepInfraClient:
 
     @property
     def max_concurrency(self) -> int:
-        """How many calls and streams run at once."""
+        """How many requests are in flight at once (calls, and streams until their
+        response)."""
         return self._max_concurrency
 
     @property
