@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from types import TracebackType
 from typing import Callable, Iterable, List, Optional, Sequence, Type
@@ -57,6 +58,8 @@ class Emulator:
     requests without ``Authorization`` (a present but wrong key is still refused).
     ``token_delay``, ``framing``, ``line_ending``, ``answer_tokens`` and ``event_gate`` may
     be changed while running; they apply to requests that arrive afterwards.
+    ``ssl_context`` (a server-side :class:`ssl.SSLContext` holding a certificate for the
+    host) serves HTTPS instead, to test TLS settings; :attr:`url` then starts ``https://``.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class Emulator:
         line_ending: str = "\n",
         answer_tokens: int = 24,
         verbose: bool = False,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         keys = tuple(api_keys) if api_keys is not None else None
         if keys is not None and not all(isinstance(k, str) and k for k in keys):
@@ -86,6 +90,9 @@ class Emulator:
             answer_tokens=_check_tokens(answer_tokens),
             verbose=bool(verbose),
         )
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValueError(f"ssl_context must be an ssl.SSLContext, not {ssl_context!r}")
+        self._ssl_context = ssl_context
         self._lock = threading.Lock()
         self._server: Optional[Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -98,7 +105,7 @@ class Emulator:
         with self._lock:
             if self._server is not None or self._stopped:
                 raise RuntimeError("an Emulator can be started only once")
-            server = Server((self._host, self._port), self._state)
+            server = Server((self._host, self._port), self._state, self._ssl_context)
             self._port = int(server.server_address[1])
             thread = threading.Thread(
                 target=server.serve,
@@ -149,13 +156,15 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        """The base URL, such as ``http://127.0.0.1:54321`` (after :meth:`start`)."""
+        """The base URL, such as ``http://127.0.0.1:54321`` (after :meth:`start`);
+        ``https://`` when serving TLS."""
         if self._server is None:
             raise RuntimeError("the Emulator has not been started")
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self._host, self._host)
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self._port}"
+        scheme = "http" if self._ssl_context is None else "https"
+        return f"{scheme}://{host}:{self._port}"
 
     @property
     def port(self) -> int:

@@ -14,6 +14,7 @@ import json
 import selectors
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -355,9 +356,12 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
     request_queue_size = 1024
     block_on_close = False
 
-    def __init__(self, address: Tuple[str, int], state: State) -> None:
+    def __init__(
+        self, address: Tuple[str, int], state: State, ssl_context: Optional[ssl.SSLContext] = None
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.state = state
+        self.ssl_context = ssl_context
         self.stopping = threading.Event()
         self._conn_lock = threading.Lock()
         self._conns: Dict[socket.socket, threading.Thread] = {}
@@ -392,6 +396,12 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
                 return  # e.g. the peer gave up before accept, or too many open files
             self.state.accepted()
             request.setblocking(True)
+            if self.ssl_context is not None:
+                # The handshake happens at the first read, in the connection's own thread:
+                # a slow or silent client must not hold up the accept loop.
+                request = self.ssl_context.wrap_socket(
+                    request, server_side=True, do_handshake_on_connect=False
+                )
             self.process_request(request, client_address)
 
     def stop_serving(self) -> None:

@@ -261,3 +261,37 @@ def test_main_reports_a_taken_port(capsys: pytest.CaptureFixture[str]) -> None:
     with Emulator() as emu:
         assert main(["--port", str(emu.port)]) == 1
     assert "cannot start" in capsys.readouterr().err
+
+
+def test_https_serves_over_tls_and_the_handshake_does_not_block_accepting() -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with Emulator(ssl_context=server_ctx) as emu:
+        assert emu.url == f"https://127.0.0.1:{emu.port}"
+        # A client that connects and never starts its handshake holds only its own thread.
+        with socket.create_connection(("127.0.0.1", emu.port)):
+            with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as raw:
+                with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    body = json.dumps(chat_body()).encode()
+                    tls.sendall(
+                        b"POST " + CHAT.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                        b"Authorization: Bearer " + emu.api_key.encode() + b"\r\n"
+                        b"Content-Type: application/json\r\nConnection: close\r\n"
+                        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                    )
+                    reply = b""
+                    while chunk := tls.recv(65536):
+                        reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200 ")
+
+
+def test_ssl_context_must_be_an_ssl_context() -> None:
+    with pytest.raises(ValueError, match=r"ssl_context must be an ssl\.SSLContext"):
+        Emulator(ssl_context="cert.pem")  # type: ignore[arg-type]
