@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import email.utils
+import http.server
 import json
 import logging
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import pytest
 import requests
@@ -28,7 +33,13 @@ from deepinfra_sdk import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from deepinfra_sdk._http import USER_AGENT, _parse_retry_after, retry_delay
+from deepinfra_sdk._http import (
+    USER_AGENT,
+    _is_connect_phase,
+    _parse_retry_after,
+    _requests_error,
+    retry_delay,
+)
 
 from .conftest import REMOTE, TEST_KEY
 
@@ -532,3 +543,260 @@ def test_cookies_the_server_set_are_sent_back(client: DeepInfraClient) -> None:
     client.chat.completions.create(model="m/x", messages=MSGS)
     assert "Cookie" not in responses.calls[0].request.headers
     assert responses.calls[1].request.headers["Cookie"] == "affinity=node-7"
+
+
+# -- POSTs sent past requests' dispatch (HTTPTransport._send_direct) ----------------------------
+
+
+def _count_direct(client: DeepInfraClient) -> list[str]:
+    """Record the URL of every request the client's transport sends directly."""
+    transport = client._transport
+    sent: list[str] = []
+    direct = transport._send_direct
+
+    def spy(prepared: requests.PreparedRequest, timeout: tuple[float, float]) -> requests.Response:
+        sent.append(str(prepared.url))
+        return direct(prepared, timeout)
+
+    transport._send_direct = spy  # type: ignore[method-assign]
+    return sent
+
+
+def test_posts_to_the_api_skip_requests_dispatch_with_the_same_response() -> None:
+    from deepinfra_sdk.emulator import Emulator
+
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        sent = _count_direct(client)
+        answer = client.chat.completions.create(model=EMU_MODEL, messages=MSGS)
+        with client.chat.completions.create(model=EMU_MODEL, messages=MSGS, stream=True) as s:
+            text = "".join(chunk.choices[0].delta.content or "" for chunk in s if chunk.choices)
+        client.models.list()  # a GET follows redirects: requests' own path
+        assert sent == [emu.url + "/v1/openai/chat/completions"] * 2
+        assert answer.choices[0].message.content and text
+        raw = s.response
+        assert isinstance(raw, requests.Response) and raw.status_code == 200
+        assert raw.request.url == sent[1] and raw.request.headers["Authorization"]
+        assert raw.elapsed.total_seconds() > 0
+        assert raw.headers["x-request-id"] == s.request_id
+        # Both calls reused one pooled connection, as through requests.
+        assert emu.connections_accepted == 1
+
+
+@responses.activate
+def test_a_patched_adapter_send_still_answers_posts(client: DeepInfraClient) -> None:
+    # responses patches HTTPAdapter.send: the direct path must step aside for it.
+    responses.post(CHAT, json=COMPLETION)
+    sent = _count_direct(client)
+    assert client.chat.completions.create(model="m/x", messages=MSGS).choices[0].message
+    assert sent == [] and len(responses.calls) == 1
+
+
+def test_an_adapter_mounted_on_the_session_gets_the_posts() -> None:
+    from deepinfra_sdk.emulator import Emulator
+
+    class Recording(requests.adapters.HTTPAdapter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.urls: list[str] = []
+
+        def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:  # type: ignore[override]
+            self.urls.append(str(request.url))
+            return super().send(request, **kwargs)  # type: ignore[arg-type]
+
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        mounted = Recording()
+        client._transport.session.mount(emu.url, mounted)  # as requests-mock does
+        sent = _count_direct(client)
+        assert client.chat.completions.create(model=EMU_MODEL, messages=MSGS).choices
+        assert sent == [] and mounted.urls == [emu.url + "/v1/openai/chat/completions"]
+
+
+def test_direct_failures_carry_requests_exceptions_as_their_cause() -> None:
+    from deepinfra_sdk import Timeout
+    from deepinfra_sdk.emulator import Emulator, Fault
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens once closed
+    with DeepInfraClient(TEST_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0) as c:
+        sent = _count_direct(c)
+        with pytest.raises(APIConnectionError, match="could not connect") as refused_info:
+            c.chat.completions.create(model="m/x", messages=MSGS)
+    assert sent and isinstance(refused_info.value.__cause__, requests.exceptions.ConnectionError)
+    assert _is_connect_phase(refused_info.value.__cause__)  # so a POST may be retried
+
+    with (
+        Emulator() as emu,
+        DeepInfraClient(
+            emu.api_key, base_url=emu.url, max_retries=0, timeout=Timeout(connect=2, read=0.1)
+        ) as c,
+    ):
+        emu.inject(Fault(stall=1.0, stall_at="before_response"))
+        with pytest.raises(APITimeoutError, match="read timeout") as info:
+            c.chat.completions.create(model=EMU_MODEL, messages=MSGS)
+    assert isinstance(info.value.__cause__, requests.exceptions.ReadTimeout)
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (
+            urllib3.exceptions.MaxRetryError(
+                None,  # type: ignore[arg-type]
+                "/",
+                urllib3.exceptions.ConnectTimeoutError(None, "connect timed out"),
+            ),
+            requests.exceptions.ConnectTimeout,
+        ),
+        (
+            urllib3.exceptions.MaxRetryError(
+                None,  # type: ignore[arg-type]
+                "/",
+                urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
+            ),
+            requests.exceptions.ConnectionError,
+        ),
+        (
+            urllib3.exceptions.MaxRetryError(
+                None,  # type: ignore[arg-type]
+                "/",
+                urllib3.exceptions.ResponseError("too many 500 error responses"),
+            ),
+            requests.exceptions.RetryError,
+        ),
+        (
+            urllib3.exceptions.MaxRetryError(
+                None,  # type: ignore[arg-type]
+                "/",
+                urllib3.exceptions.ProxyError("proxy", OSError("down")),
+            ),
+            requests.exceptions.ProxyError,
+        ),
+        (
+            urllib3.exceptions.MaxRetryError(
+                None,  # type: ignore[arg-type]
+                "/",
+                urllib3.exceptions.SSLError("certificate verify failed"),
+            ),
+            requests.exceptions.SSLError,
+        ),
+        (urllib3.exceptions.SSLError("bad record"), requests.exceptions.SSLError),
+        (
+            urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"),  # type: ignore[arg-type]
+            requests.exceptions.ReadTimeout,
+        ),
+        (
+            urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104)),
+            requests.exceptions.ConnectionError,
+        ),
+        (urllib3.exceptions.ClosedPoolError(None, "closed"), requests.exceptions.ConnectionError),  # type: ignore[arg-type]
+        (ConnectionResetError(104, "reset"), requests.exceptions.ConnectionError),
+        (urllib3.exceptions.InvalidHeader("bad"), requests.exceptions.InvalidHeader),
+    ],
+)
+def test_urllib3_failures_map_to_the_exceptions_requests_raises(
+    failure: Exception, expected: type[Exception]
+) -> None:
+    request = requests.Request("POST", CHAT, data=b"{}").prepare()
+    error = _requests_error(failure, request)
+    assert type(error) is expected
+    assert error.args[0] is failure
+    assert error.request is request  # type: ignore[attr-defined]
+
+
+def test_an_unknown_urllib3_failure_is_raised_as_it_is() -> None:
+    odd = urllib3.exceptions.DecodeError("odd")
+    assert _requests_error(odd, requests.Request("POST", CHAT).prepare()) is odd
+
+
+class _CookieServer(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with a chat completion that sets a cookie; records Cookie headers."""
+
+    cookies: list[Optional[str]] = []
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).cookies.append(self.headers.get("Cookie"))
+        body = json.dumps(COMPLETION).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Set-Cookie", "affinity=node-7; Path=/")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_cookie_set_on_a_direct_post_is_sent_back() -> None:
+    _CookieServer.cookies = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CookieServer)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with DeepInfraClient(TEST_KEY, base_url=url) as client:
+            sent = _count_direct(client)
+            for _ in range(2):
+                client.chat.completions.create(model="m/x", messages=MSGS)
+        # The first went directly and kept the cookie; the next one (requests' path, which
+        # sends the session's cookies) carried it.
+        assert len(sent) == 1
+        assert _CookieServer.cookies == [None, "affinity=node-7"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+# -- TLS: the emulator serving HTTPS with a certificate from a throwaway CA ------------------
+
+
+@pytest.fixture
+def tls_emulator(tmp_path: Any) -> Iterator[tuple[Any, str]]:
+    """An HTTPS emulator and the path of the CA bundle that trusts its certificate."""
+    import ssl
+
+    import trustme
+
+    from deepinfra_sdk.emulator import Emulator
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with Emulator(ssl_context=context) as emu:
+        yield emu, str(bundle)
+
+
+def test_https_with_a_trusted_ca_bundle_from_the_environment(
+    tls_emulator: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu, bundle = tls_emulator
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+    assert emu.url.startswith("https://127.0.0.1:")
+    with DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        sent = _count_direct(client)
+        answer = client.chat.completions.create(model=EMU_MODEL, messages=MSGS)
+        with client.chat.completions.create(model=EMU_MODEL, messages=MSGS, stream=True) as s:
+            text = "".join(chunk.choices[0].delta.content or "" for chunk in s if chunk.choices)
+        assert client.models.list()
+    assert answer.choices[0].message.content and text
+    assert len(sent) == 2
+    assert emu.connections_accepted == 1  # one TLS connection, pooled and reused
+
+
+def test_https_to_an_untrusted_certificate_is_refused(tls_emulator: tuple[Any, str]) -> None:
+    emu, _ = tls_emulator
+    with DeepInfraClient(emu.api_key, base_url=emu.url, max_retries=0) as client:
+        sent = _count_direct(client)
+        with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED") as info:
+            client.chat.completions.create(model=EMU_MODEL, messages=MSGS)
+        with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.models.list()
+    assert sent and isinstance(info.value.__cause__, requests.exceptions.SSLError)
+    assert emu.request_count("/v1/openai/chat/completions") == 0
