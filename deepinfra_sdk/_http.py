@@ -393,7 +393,10 @@ class HTTPResponse:
             err = _translate(exc, f"{self.method} {self.path}: reading the response")
             err.status_code = self.status_code
             err.request_id = self.request_id
-            raise err from _scrubbed(exc)
+            try:
+                raise err from _scrubbed(exc)
+            finally:
+                del err  # the traceback keeps this frame: it must not keep the error too
 
     def release_after_end(self, max_wait: float = C.DRAIN_MAX_WAIT) -> None:
         """After the last event: read what is left of the body if it arrives within

@@ -741,11 +741,16 @@ class AsyncChatStream:
         """The reader is done and everything it read was decoded: raise how it ended."""
         self._exhausted = True
         stream = self._stream
-        error = pump.error
+        # Taken from the pump: the error's traceback holds the pump (in the reader's
+        # frames), so the pump holding the error too would make a cycle.
+        error, pump.error = pump.error, None
         if error is not None:
-            if isinstance(error, APIError):
-                raise stream._fail(error)
-            raise error
+            try:
+                if isinstance(error, APIError):
+                    raise stream._fail(error)
+                raise error
+            finally:
+                error = None  # and so would this frame, which the traceback keeps
         if not stream.done:
             try:
                 stream._check_end()

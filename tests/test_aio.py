@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import gc
 import pickle
 import random
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -369,6 +371,35 @@ async def _first_chunk_then_wait(stream: AsyncChatStream) -> None:
     async with stream:
         async for _ in stream:
             pass
+
+
+@pytest.mark.parametrize("ending", ["read to the end", "closed half-way", "failed"])
+async def test_a_finished_stream_is_freed_without_the_garbage_collector(
+    emu: Emulator, aclient: AsyncDeepInfraClient, ending: str
+) -> None:
+    # A cycle between the stream and its reader would keep both (and the response,
+    # buffers and locks they hold) alive until a full collection, a long pause when
+    # hundreds of streams end together.
+    if ending == "failed":
+        emu.inject(Fault(drop="after_events", after_events=3), route=CHAT)
+    gc.collect()
+    gc.disable()
+    try:
+        stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        freed = weakref.ref(stream.sync_stream)
+        async with stream:
+            try:
+                async for _ in stream:
+                    if ending == "closed half-way":
+                        break
+            except APIConnectionError:
+                assert ending == "failed"
+        assert wait_until_no_thread_in_sdk() < 2.0
+        assert freed() is not None
+        del stream, _
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 @needs_proc
