@@ -51,9 +51,12 @@ def _shutdown(conn: Any) -> None:
 class CallGuard:
     """Lets another thread stop one blocking call and dispose of what it returns late."""
 
-    __slots__ = ("_closer", "_conn", "_event", "_finished", "_lock", "_result")
+    __slots__ = ("_closer", "_conn", "_event", "_finished", "_lock", "_result", "on_sent")
 
     def __init__(self) -> None:
+        # Called once, in the calling thread, when the request is on the wire and the
+        # call starts waiting for its response.
+        self.on_sent: Optional[Callable[[], None]] = None
         self._lock = threading.Lock()
         self._event = threading.Event()
         self._conn: Any = None
@@ -87,6 +90,9 @@ class CallGuard:
             self._conn = conn
             if self._event.is_set():
                 _shutdown(conn)
+        sent, self.on_sent = self.on_sent, None
+        if sent is not None:
+            sent()
 
     def detach(self, conn: Any) -> None:
         """``conn`` is going back to the pool: an abort must no longer touch it."""

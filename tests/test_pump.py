@@ -13,7 +13,7 @@ import pytest
 
 from deepinfra_sdk import APIConnectionError, ChatStream
 from deepinfra_sdk import _pump as pump_module
-from deepinfra_sdk._pump import ReaderThreads, StreamPump, Wakeups
+from deepinfra_sdk._pump import ReaderThreads, SendOrder, StreamPump, Wakeups
 from tests._leaks import threads_in_sdk
 
 
@@ -259,3 +259,94 @@ def test_a_reader_whose_loop_has_ended_stops_and_closes() -> None:
 def test_a_pump_needs_an_opener_or_a_stream() -> None:
     with pytest.raises(ValueError):
         StreamPump(limit=10)
+
+
+# -- SendOrder: requests of streams opened together go out first ------------------------------
+
+
+def _sender(order: SendOrder, done: list[str], name: str) -> threading.Thread:
+    def run() -> None:
+        order.leave(wait=True)
+        done.append(name)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_sent_stream_waits_until_the_others_have_sent() -> None:
+    order = SendOrder(max_wait=5.0, idle_wait=1.0)
+    for _ in range(3):
+        order.enter()
+    done: list[str] = []
+    first = _sender(order, done, "first")
+    second = _sender(order, done, "second")
+    time.sleep(0.1)
+    assert done == [] and order.unsent == 1  # both wait for the third
+    order.leave(wait=True)  # the last one never waits
+    first.join(2)
+    second.join(2)
+    assert sorted(done) == ["first", "second"] and order.unsent == 0
+
+
+def test_waiting_ends_when_no_request_goes_out_for_idle_wait() -> None:
+    # The one left is stuck on the network (a slow connect): holding the others back
+    # would gain nothing.
+    order = SendOrder(max_wait=5.0, idle_wait=0.05)
+    order.enter()
+    order.enter()
+    started = time.monotonic()
+    order.leave(wait=True)
+    assert 0.04 <= time.monotonic() - started < 1.0
+    assert order.unsent == 1
+    order.leave(wait=False)
+    assert order.unsent == 0
+
+
+def test_waiting_never_exceeds_max_wait_while_requests_keep_going_out() -> None:
+    order = SendOrder(max_wait=0.2, idle_wait=0.05)
+    for _ in range(1000):
+        order.enter()
+    stop = threading.Event()
+
+    def trickle() -> None:  # a request every 10 ms: progress, but never the last one
+        while not stop.wait(0.01):
+            order.enter()
+            order.leave(wait=False)
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    try:
+        started = time.monotonic()
+        order.leave(wait=True)
+        assert 0.15 <= time.monotonic() - started < 1.0
+    finally:
+        stop.set()
+        thread.join(2)
+
+
+def test_a_stream_failing_before_sending_never_waits_nor_stays_counted() -> None:
+    order = SendOrder(max_wait=5.0)
+    order.enter()
+    order.enter()
+    started = time.monotonic()
+    order.leave(wait=False)
+    assert time.monotonic() - started < 0.5 and order.unsent == 1
+    order.leave(wait=False)
+    assert order.unsent == 0
+
+
+def test_pumps_leave_the_send_order_whether_they_open_or_fail() -> None:
+    before = pump_module.send_order.unsent
+
+    def failing() -> ChatStream:
+        raise APIConnectionError("refused")
+
+    pumps = [StreamPump(limit=1 << 20, opener=failing) for _ in range(5)]
+    opened = threading.Semaphore(0)
+    for p in pumps:
+        p.start(opened.release)
+    for _ in pumps:
+        assert opened.acquire(timeout=5)
+    assert all(isinstance(p.open_error, APIConnectionError) for p in pumps)
+    assert pump_module.send_order.unsent == before

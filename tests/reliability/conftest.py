@@ -23,6 +23,7 @@ import anyio
 import pytest
 
 from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient
+from deepinfra_sdk._pump import send_order
 from deepinfra_sdk.emulator import Emulator
 from tests._leaks import checked_out, idle_pooled, threads_in_sdk, wait_until_no_thread_in_sdk
 
@@ -170,12 +171,15 @@ class LeakCheck:
         for port in self.ports:
             assert client_sockets(port) == 0, f"a socket to port {port} outlived its client"
         assert threads_in_sdk() == []
+        # Every stream that started opening left the send order, sent or failed.
+        assert send_order.unsent == 0, f"{send_order.unsent} streams still count as sending"
 
 
 @pytest.fixture
 def leak_check() -> Iterator[LeakCheck]:
     """After the test: no thread in SDK code, no connection checked out of a pool, no socket
-    to a tracked port but idle pooled ones, and none at all once the clients are closed."""
+    to a tracked port but idle pooled ones, none at all once the clients are closed, and no
+    stream still counted as sending its request."""
     check = LeakCheck()
     yield check
     check.verify()
