@@ -36,6 +36,7 @@ def sleep(seconds: float) -> None:
     if guard is None:
         threading.Event().wait(seconds)
     else:
+        guard.network(sent=False)  # a back-off wait: not sending, not using the CPU
         guard._event.wait(seconds)
 
 
@@ -51,12 +52,11 @@ def _shutdown(conn: Any) -> None:
 class CallGuard:
     """Lets another thread stop one blocking call and dispose of what it returns late."""
 
-    __slots__ = ("_closer", "_conn", "_event", "_finished", "_lock", "_result", "on_sent")
+    __slots__ = ("_closer", "_conn", "_event", "_finished", "_lock", "_result", "on_network")
 
     def __init__(self) -> None:
-        # Called once, in the calling thread, when the request is on the wire and the
-        # call starts waiting for its response.
-        self.on_sent: Optional[Callable[[], None]] = None
+        # See network(): called once, in the calling thread.
+        self.on_network: Optional[Callable[[bool], None]] = None
         self._lock = threading.Lock()
         self._event = threading.Event()
         self._conn: Any = None
@@ -90,9 +90,15 @@ class CallGuard:
             self._conn = conn
             if self._event.is_set():
                 _shutdown(conn)
-        sent, self.on_sent = self.on_sent, None
-        if sent is not None:
-            sent()
+        self.network(sent=True)
+
+    def network(self, sent: bool) -> None:
+        """The call waits on the network for the first time: for its response, its request
+        written (``sent``), or to connect or between retries. Calls ``on_network(sent)``
+        the first time only."""
+        hook, self.on_network = self.on_network, None
+        if hook is not None:
+            hook(sent)
 
     def detach(self, conn: Any) -> None:
         """``conn`` is going back to the pool: an abort must no longer touch it."""

@@ -220,7 +220,8 @@ def _original(func: Any, module: str, qualname: str) -> Any:
 
 # What requests' dispatch is when nothing has patched it: ``responses`` replaces
 # HTTPAdapter.send, and other test doubles replace Session.send or the mounted adapter.
-# A request is only sent directly while all three are the originals.
+# A request is only sent directly while all of them are the originals. (Imported while a
+# patch is active, this module never sends directly: slower, never wrong.)
 _SESSION_SEND = _original(requests.Session.send, "requests.sessions", "Session.send")
 _ADAPTER_SEND = _original(HTTPAdapter.send, "requests.adapters", "HTTPAdapter.send")
 
@@ -340,16 +341,7 @@ class HTTPResponse:
         yields one batch per piece). The read timeout bounds each gap; the total deadline
         bounds the whole body.
         """
-        raw = self._raw
-        # We ask for identity encoding; a server or proxy that compresses anyway is decoded.
-        encoding = self.headers.get("content-encoding", "identity").lower()
-        decode = encoding not in ("", "identity")
-        read: Callable[[int], bytes]
-        body: Any = getattr(raw, "_fp", None)  # http.client's response: it does the framing
-        # An identity body is read from http.client directly: urllib3's read1 would only
-        # add bookkeeping, 40% of the cost of a read that brings one event (see _end_of).
-        direct = not decode and isinstance(body, http.client.HTTPResponse)
-        read = body.read1 if direct else functools.partial(raw.read1, decode_content=decode)
+        read = self._reader()
         deadline = self._deadline
         sock = self._socket() if deadline is not None else None
         try:
@@ -362,8 +354,6 @@ class HTTPResponse:
                         sock.settimeout(min(self._read_timeout, remaining))
                 data = read(size)
                 if not data:
-                    if direct:
-                        self._end_of(body)
                     return
                 if greedy:
                     parts = [data]
@@ -409,11 +399,38 @@ class HTTPResponse:
             finally:
                 del err  # the traceback keeps this frame: it must not keep the error too
 
+    def _reader(self) -> Callable[[int], bytes]:
+        """``read(n)``: up to ``n`` bytes of the body, as soon as some are there; b"" at
+        its end.
+
+        An identity body is read from http.client's response, which does the framing:
+        urllib3's ``read1`` around it only adds bookkeeping, 40% of the cost of a read that
+        brings one event. What urllib3 does at the end of a body is done by
+        :meth:`_end_of`, as soon as the last byte is read. A body that a server or proxy
+        compressed anyway (we ask for identity) goes through urllib3, which decodes it.
+        """
+        raw = self._raw
+        encoding = self.headers.get("content-encoding", "identity").lower()
+        body: Any = getattr(raw, "_fp", None)
+        if encoding not in ("", "identity") or not isinstance(body, http.client.HTTPResponse):
+            return functools.partial(raw.read1, decode_content=encoding not in ("", "identity"))
+        read1 = body.read1
+        end_of = self._end_of
+
+        def read(n: int) -> bytes:
+            data: bytes = read1(n)
+            if not data or body.length == 0:  # length: what a Content-Length body has left
+                end_of(body)
+            return data
+
+        return read
+
     def _end_of(self, body: Any) -> None:
         """The end of a body read from http.client directly: what urllib3 does there.
 
         A ``Content-Length`` body that ended short is an error (http.client's ``read1``
-        only stops); a complete body gives its connection back to the pool.
+        only stops); a complete body gives its connection back to the pool. Safe to call
+        again.
         """
         left = body.length
         if left:
@@ -440,7 +457,7 @@ class HTTPResponse:
             # A close-delimited body ends only when the server closes: not reusable anyway.
             self._resp.close()
             return
-        raw = self._raw
+        read = self._reader()
         sock = self._socket()
         until = time.monotonic() + max_wait
         left = C.DRAIN_MAX_BYTES
@@ -451,11 +468,17 @@ class HTTPResponse:
                     break
                 if sock is not None:
                     sock.settimeout(remaining)
-                data = raw.read1(left)
+                data = read(left)
                 if not data:
                     break
                 left -= len(data)
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+        except (
+            requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+            ValueError,
+        ):
             logger.debug(
                 "%s %s: the body did not end cleanly after the last event", self.method, self.path
             )
@@ -504,7 +527,14 @@ class HTTPResponse:
 
 
 class _GuardedConnection:
-    """Mixed into urllib3's connections: announce the wait for a response to the guard."""
+    """Mixed into urllib3's connections: announce the connect and the wait for a response
+    to the guard."""
+
+    def connect(self) -> None:
+        guard = _cancel.current()
+        if guard is not None:
+            guard.network(sent=False)
+        super().connect()  # type: ignore[misc]
 
     def getresponse(self) -> urllib3.response.HTTPResponse:
         guard = _cancel.current()
@@ -873,10 +903,14 @@ class HTTPTransport:
         """Whether ``session.send`` would only hand the request to our adapter: nothing
         patched requests' dispatch (``responses`` patches ``HTTPAdapter.send``) and no other
         adapter was mounted for the URL (``requests-mock`` mounts its own)."""
+        session, adapter = self._session, self._adapter
         return (
             HTTPAdapter.send is _ADAPTER_SEND is not None
-            and type(self._session).send is _SESSION_SEND is not None
-            and self._session.get_adapter(url) is self._adapter
+            and type(session).send is _SESSION_SEND is not None
+            and "send" not in vars(session)  # mock.patch.object(session, "send")
+            and session.get_adapter(url) is adapter
+            and type(adapter).send is _ADAPTER_SEND
+            and "send" not in vars(adapter)
         )
 
     def _send_direct(
@@ -905,8 +939,12 @@ class HTTPTransport:
         started = time.perf_counter()
         try:
             pool = adapter.poolmanager.connection_from_host(**host, pool_kwargs=pool_kwargs)
-            if host["scheme"] == "https":
-                adapter.cert_verify(pool, prepared.url, verify, self._cert)  # type: ignore[no-untyped-call]
+        except urllib3.exceptions.LocationValueError as exc:
+            raise requests.exceptions.InvalidURL(exc, request=prepared) from exc
+        if host["scheme"] == "https":
+            # A missing CA bundle raises OSError here, as it does through requests.
+            adapter.cert_verify(pool, prepared.url, verify, self._cert)  # type: ignore[no-untyped-call]
+        try:
             raw = pool.urlopen(
                 method=prepared.method,
                 url=prepared.path_url,
@@ -920,8 +958,6 @@ class HTTPTransport:
                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
                 chunked=False,
             )
-        except urllib3.exceptions.LocationValueError as exc:
-            raise requests.exceptions.InvalidURL(exc, request=prepared) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             error = _requests_error(exc, prepared)
             if error is exc:

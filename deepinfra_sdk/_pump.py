@@ -204,30 +204,34 @@ class SendOrder:
     is done, while the server starts a stream's clock when its request arrives. A stream
     whose request is sent therefore waits here (releasing the GIL) while others are still
     preparing theirs: the last request of a burst of 256 leaves sooner, and every stream of
-    the burst ends sooner.
+    the burst ends sooner. The order is process-wide, as the GIL is.
 
-    Streams are counted from :meth:`enter` until :meth:`leave`. A waiting stream goes on
-    once none is left to send, after ``max_wait`` seconds at most, or as soon as no request
-    went out for ``idle_wait`` seconds: the ones left are then waiting on the network (a
-    slow connect), not on the CPU, and holding the others back would gain nothing. One
-    waiting thread watches for that; the others sleep until it or the last sender wakes
-    them.
+    A stream counts from :meth:`enter` until :meth:`leave`: when its request is written,
+    or as soon as it waits on the network otherwise (to connect, between retries), since
+    it then holds nobody's CPU. A waiting stream goes on once none is left to send, after
+    ``max_wait`` seconds at most, when its own ``stop()`` turns true (see :meth:`nudge`),
+    or as soon as no request went out for ``idle_wait`` seconds. One waiting thread
+    watches for that; the others sleep until it or the last sender lets them go.
     """
 
     __slots__ = ("_cond", "_round", "_sends", "_unsent", "_watched", "idle_wait", "max_wait")
 
     def __init__(self, max_wait: float = 0.25, idle_wait: float = 0.005) -> None:
+        self.max_wait = max_wait
+        self.idle_wait = idle_wait
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also run in a forked child: none of the parent's streams is opening there.
         self._cond = threading.Condition(threading.Lock())
         self._unsent = 0
         self._sends = 0
         self._round = 0  # bumped each time the waiting streams are let go
-        self._watched = False
-        self.max_wait = max_wait
-        self.idle_wait = idle_wait
+        self._watched = -1  # the round a waiting thread watches for stalls
 
     @property
     def unsent(self) -> int:
-        """How many streams entered and have not sent their request yet."""
+        """How many streams entered and have not left yet."""
         return self._unsent
 
     def enter(self) -> None:
@@ -235,38 +239,50 @@ class SendOrder:
         with self._cond:
             self._unsent += 1
 
-    def leave(self, wait: bool) -> None:
-        """The stream's request is sent (``wait``: hold back for the others, see above), or
-        it failed before sending (``wait=False``)."""
+    def leave(self, wait: bool, stop: Optional[Callable[[], bool]] = None) -> None:
+        """The stream's request is written (``wait``: hold back for the others, see
+        above), or it waits on the network otherwise, or it failed (``wait=False``)."""
+        stop = stop or _never
         with self._cond:
             self._unsent -= 1
             self._sends += 1
             if self._unsent <= 0:
                 self._let_go()
                 return
-            if not wait or self.max_wait <= 0:
+            if not wait or self.max_wait <= 0 or stop():
                 return
             deadline = time.monotonic() + self.max_wait
             this_round = self._round
-            if self._watched:
-                self._cond.wait_for(lambda: self._round != this_round, self.max_wait)
+            if self._watched == this_round:
+                self._cond.wait_for(lambda: self._round != this_round or stop(), self.max_wait)
                 return
-            self._watched = True
-            try:
-                while self._round == this_round:
-                    seen = self._sends
-                    woken = self._cond.wait(min(self.idle_wait, deadline - time.monotonic()))
-                    if not woken and (self._sends == seen or time.monotonic() >= deadline):
-                        self._let_go()
-            finally:
-                self._watched = False
+            self._watched = this_round
+            while self._round == this_round:
+                if stop():
+                    self._let_go()  # nobody would watch the others
+                    return
+                seen = self._sends
+                woken = self._cond.wait(min(self.idle_wait, deadline - time.monotonic()))
+                if not woken and (self._sends == seen or time.monotonic() >= deadline):
+                    self._let_go()
+
+    def nudge(self) -> None:
+        """Make every waiting stream check its ``stop()`` now (one was cancelled)."""
+        with self._cond:
+            self._cond.notify_all()
 
     def _let_go(self) -> None:
         self._round += 1
         self._cond.notify_all()
 
 
+def _never() -> bool:
+    return False
+
+
 send_order = SendOrder()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=send_order._reset)
 
 
 class ConcurrentReadError(RuntimeError):
@@ -348,8 +364,17 @@ class StreamPump:
         if self._opener is not None:
             send_order.enter()
             self._sending = True
-            self.guard.on_sent = self._sent
-        reader_threads().submit(functools.partial(context.run, self._main, on_open))
+            self.guard.on_network = self._sent
+        try:
+            reader_threads().submit(functools.partial(context.run, self._main, on_open))
+        except BaseException:  # no thread could be started
+            self._leave_order()
+            raise
+
+    def abort_open(self) -> None:
+        """Stop the request (the caller was cancelled): see :meth:`CallGuard.abort`."""
+        self.guard.abort()
+        send_order.nudge()
 
     def take(self) -> Optional[list[str]]:
         """The payloads read since the last take; ``[]`` once the thread is done and
@@ -421,10 +446,16 @@ class StreamPump:
                 return
         self._read(stream)
 
-    def _sent(self) -> None:
+    def _sent(self, written: bool) -> None:
         if self._sending:
             self._sending = False
-            send_order.leave(wait=True)
+            guard = self.guard
+            send_order.leave(wait=written, stop=lambda: guard.aborted)
+
+    def _leave_order(self) -> None:
+        if self._sending:  # failed before sending, or on a connection without the hooks
+            self._sending = False
+            send_order.leave(wait=False)
 
     def _open(self) -> Optional[ChatStream]:
         guard = self.guard
@@ -440,9 +471,7 @@ class StreamPump:
             self.open_error = exc
             return None
         finally:
-            if self._sending:  # failed before sending, or on a connection without the hook
-                self._sending = False
-                send_order.leave(wait=False)
+            self._leave_order()
         with self._lock:
             self.stream = stream
             stream._pump = self

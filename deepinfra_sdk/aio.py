@@ -275,7 +275,7 @@ class AsyncDeepInfraClient:
                 await opened()
             except BaseException:
                 # Cancelled: stop the request, or close the stream if it is already open.
-                pump.guard.abort()
+                pump.abort_open()
                 raise
         finally:
             limiter.release_on_behalf_of(pump)

@@ -373,6 +373,21 @@ async def _first_chunk_then_wait(stream: AsyncChatStream) -> None:
             pass
 
 
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_streams_read_to_the_end_keep_their_connection(
+    emu: Emulator, aclient: AsyncDeepInfraClient, framing: str
+) -> None:
+    emu.framing = framing
+    for _ in range(3):
+        stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        async with stream:
+            async for _ in stream:
+                pass
+        assert stream.done and stream.text
+    assert wait_until_no_thread_in_sdk() < 2.0
+    assert emu.connections_accepted == 1
+
+
 @pytest.mark.parametrize("ending", ["read to the end", "closed half-way", "failed"])
 async def test_a_finished_stream_is_freed_without_the_garbage_collector(
     emu: Emulator, aclient: AsyncDeepInfraClient, ending: str

@@ -230,3 +230,33 @@ def test_a_greedy_read_never_waits_for_more_than_has_arrived(emu: Emulator, fram
     assert received.endswith(b"data: [DONE]\n\n")
     response.close()
     client.close()
+
+
+def test_a_guard_reports_the_first_wait_on_the_network_once() -> None:
+    seen: list[bool] = []
+    guard = CallGuard()
+    guard.on_network = seen.append
+    with guard.running():
+        sleep(0)  # a back-off wait: not sending
+        guard.attach(object())
+    assert seen == [False]
+    guard = CallGuard()
+    guard.on_network = seen.append
+    guard.attach(object())
+    guard.attach(object())
+    assert seen == [False, True]
+
+
+def test_the_transport_reports_a_connect_then_on_a_pooled_connection_a_written_request(
+    emu: Emulator,
+) -> None:
+    with DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        seen: list[bool] = []
+        for _ in range(2):
+            guard = CallGuard()
+            guard.on_network = seen.append
+            with guard.running():
+                client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    # The first call connected (waiting on the network before its request was written);
+    # the second reused the pooled connection.
+    assert seen == [False, True]

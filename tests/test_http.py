@@ -860,3 +860,31 @@ def test_a_stream_shorter_than_its_content_length_keeps_its_text() -> None:
                 pass
     assert info.value.partial_text == stream.text == "Half an answer"
     thread.join(5)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_streams_read_to_the_end_keep_their_connection(framing: str) -> None:
+    from deepinfra_sdk.emulator import Emulator
+
+    with Emulator(framing=framing) as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as c:
+        for _ in range(3):
+            with c.chat.completions.create(model=EMU_MODEL, messages=MSGS, stream=True) as s:
+                assert "".join(chunk.choices[0].delta.content or "" for chunk in s if chunk.choices)
+            assert s.done
+            assert c.chat.completions.create(model=EMU_MODEL, messages=MSGS).choices
+        assert emu.connections_accepted == 1
+
+
+@pytest.mark.parametrize("target", ["session", "adapter"])
+def test_a_send_patched_on_the_instance_gets_the_posts(target: str) -> None:
+    from unittest import mock
+
+    from deepinfra_sdk.emulator import Emulator
+
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        session = client._transport.session
+        owner = session if target == "session" else session.get_adapter(emu.url)
+        sent = _count_direct(client)
+        with mock.patch.object(owner, "send", wraps=owner.send) as patched:
+            assert client.chat.completions.create(model=EMU_MODEL, messages=MSGS).choices
+        assert patched.call_count == 1 and sent == []

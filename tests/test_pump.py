@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Callable, Optional
 
@@ -350,3 +352,59 @@ def test_pumps_leave_the_send_order_whether_they_open_or_fail() -> None:
         assert opened.acquire(timeout=5)
     assert all(isinstance(p.open_error, APIConnectionError) for p in pumps)
     assert pump_module.send_order.unsent == before
+
+
+def test_a_cancelled_stream_stops_waiting_when_nudged() -> None:
+    order = SendOrder(max_wait=5.0, idle_wait=5.0)
+    order.enter()
+    order.enter()
+    cancelled = threading.Event()
+    thread = threading.Thread(target=order.leave, args=(True, cancelled.is_set))
+    thread.start()
+    time.sleep(0.05)
+    assert thread.is_alive()
+    started = time.monotonic()
+    cancelled.set()
+    order.nudge()
+    thread.join(2)
+    assert not thread.is_alive() and time.monotonic() - started < 1.0
+    order.leave(wait=False)
+    assert order.unsent == 0
+
+
+def test_a_pump_whose_thread_cannot_start_leaves_the_send_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = pump_module.send_order.unsent
+
+    def no_thread(job: Callable[[], object]) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(pump_module.reader_threads(), "submit", no_thread)
+    pump = StreamPump(limit=1 << 20, opener=lambda: pytest.fail("never opened"))
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        pump.start()
+    assert pump_module.send_order.unsent == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_with_no_stream_counted_as_sending() -> None:
+    order = pump_module.send_order
+    order.enter()
+    try:
+        read, write = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads
+            pid = os.fork()
+        if pid == 0:  # child
+            try:
+                os.write(write, b"1" if order.unsent == 0 else b"0")
+            finally:
+                os._exit(0)
+        os.close(write)
+        result = os.read(read, 1)
+        os.close(read)
+        os.waitpid(pid, 0)
+        assert result == b"1"
+    finally:
+        order.leave(wait=False)
