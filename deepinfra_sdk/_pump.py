@@ -368,7 +368,7 @@ class StreamPump:
         try:
             reader_threads().submit(functools.partial(context.run, self._main, on_open))
         except BaseException:  # no thread could be started
-            self._leave_order()
+            self._sent(False)
             raise
 
     def abort_open(self) -> None:
@@ -447,15 +447,12 @@ class StreamPump:
         self._read(stream)
 
     def _sent(self, written: bool) -> None:
+        """Leave the send order: the request is written (wait for the others), or this
+        stream waits on the network otherwise, or it failed (no wait; see SendOrder)."""
         if self._sending:
             self._sending = False
             guard = self.guard
             send_order.leave(wait=written, stop=lambda: guard.aborted)
-
-    def _leave_order(self) -> None:
-        if self._sending:  # failed before sending, or on a connection without the hooks
-            self._sending = False
-            send_order.leave(wait=False)
 
     def _open(self) -> Optional[ChatStream]:
         guard = self.guard
@@ -471,7 +468,8 @@ class StreamPump:
             self.open_error = exc
             return None
         finally:
-            self._leave_order()
+            # Failed before sending, or on a connection without the hooks (a SOCKS proxy).
+            self._sent(False)
         with self._lock:
             self.stream = stream
             stream._pump = self
