@@ -40,6 +40,7 @@ from deepinfra_sdk._http import (
     _requests_error,
     retry_delay,
 )
+from tests._servers import raw_server
 
 from .conftest import REMOTE, TEST_KEY
 
@@ -805,40 +806,16 @@ def test_https_to_an_untrusted_certificate_is_refused(tls_emulator: tuple[Any, s
 # -- bodies read from http.client directly (HTTPResponse.iter_bytes) ---------------------------
 
 
-def _serve_once(reply: bytes) -> tuple[str, threading.Thread]:
-    """A loopback server that answers one request with ``reply`` and closes."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def serve() -> None:
-        with listener:
-            conn, _ = listener.accept()
-            with conn:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    request += conn.recv(65536)
-                head, _, body = request.partition(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                while len(body) < length:
-                    body += conn.recv(65536)
-                conn.sendall(reply)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread
-
-
 def test_a_body_shorter_than_its_content_length_is_an_error() -> None:
     full = json.dumps(COMPLETION).encode()
-    url, thread = _serve_once(
+    reply = (
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % len(full) + full[:40]
     )
-    with DeepInfraClient(TEST_KEY, base_url=url, max_retries=0) as client:
-        with pytest.raises(APIConnectionError, match="short of its Content-Length"):
-            client.chat.completions.create(model="m/x", messages=MSGS)
-    thread.join(5)
+    with raw_server(lambda conn: conn.sendall(reply)) as url:
+        with DeepInfraClient(TEST_KEY, base_url=url, max_retries=0) as client:
+            with pytest.raises(APIConnectionError, match="short of its Content-Length"):
+                client.chat.completions.create(model="m/x", messages=MSGS)
 
 
 def test_a_stream_shorter_than_its_content_length_keeps_its_text() -> None:
@@ -849,17 +826,17 @@ def test_a_stream_shorter_than_its_content_length_keeps_its_text() -> None:
             {"id": "c", "choices": [{"index": 0, "delta": {"content": " an answer"}}]},
         )
     )
-    url, thread = _serve_once(
+    reply = (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         b"Content-Length: %d\r\n\r\n" % (len(events) + 500) + events
     )
-    with DeepInfraClient(TEST_KEY, base_url=url, max_retries=0) as client:
-        stream = client.chat.completions.create(model="m/x", messages=MSGS, stream=True)
-        with pytest.raises(APIConnectionError, match="short of its Content-Length") as info:
-            for _ in stream:
-                pass
+    with raw_server(lambda conn: conn.sendall(reply)) as url:
+        with DeepInfraClient(TEST_KEY, base_url=url, max_retries=0) as client:
+            stream = client.chat.completions.create(model="m/x", messages=MSGS, stream=True)
+            with pytest.raises(APIConnectionError, match="short of its Content-Length") as info:
+                for _ in stream:
+                    pass
     assert info.value.partial_text == stream.text == "Half an answer"
-    thread.join(5)
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])

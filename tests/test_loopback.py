@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Callable
 
 import pytest
 
@@ -19,6 +17,7 @@ from deepinfra_sdk import (
     Timeout,
 )
 from deepinfra_sdk.emulator import Emulator, Fault
+from tests._servers import raw_server
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 MSGS = [{"role": "user", "content": "Tell me about loopback sockets."}]
@@ -284,26 +283,6 @@ def test_models_images_embeddings_end_to_end(emu: Emulator, tmp_path: object) ->
         assert b64.embeddings[0] == pytest.approx(emb.embeddings[0], rel=1e-6)
 
 
-def _raw_server(
-    script: Callable[[socket.socket], None],
-) -> tuple[str, threading.Thread, socket.socket]:
-    """A one-connection HTTP server on loopback whose answer is written by ``script``."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            with contextlib.suppress(OSError):
-                script(conn)
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread, listener
-
-
 def test_the_loop_ends_at_done_even_if_the_server_keeps_the_body_open() -> None:
     def script(conn: socket.socket) -> None:
         def chunk(data: bytes) -> bytes:
@@ -320,17 +299,12 @@ def test_the_loop_ends_at_done_even_if_the_server_keeps_the_body_open() -> None:
             time.sleep(0.3)
             conn.sendall(chunk(b": ping\n\n"))
 
-    url, thread, listener = _raw_server(script)
-    try:
-        with DeepInfraClient(base_url=url) as client:
-            started = time.monotonic()
-            with client.chat.completions.create(model=MODEL, messages=MSGS, stream=True) as stream:
-                assert "".join(stream.iter_text()) == "hi"
-            assert time.monotonic() - started < 1.0
-            assert stream.done
-    finally:
-        thread.join()
-        listener.close()
+    with raw_server(script) as url, DeepInfraClient(base_url=url) as client:
+        started = time.monotonic()
+        with client.chat.completions.create(model=MODEL, messages=MSGS, stream=True) as stream:
+            assert "".join(stream.iter_text()) == "hi"
+        assert time.monotonic() - started < 1.0
+        assert stream.done
 
 
 def test_a_compressed_body_is_decoded_even_though_identity_was_asked() -> None:
@@ -345,13 +319,8 @@ def test_a_compressed_body_is_decoded_even_though_identity_was_asked() -> None:
             + body
         )
 
-    url, thread, listener = _raw_server(script)
-    try:
-        with DeepInfraClient(base_url=url) as client:
-            assert client.models.list() == []
-    finally:
-        thread.join()
-        listener.close()
+    with raw_server(script) as url, DeepInfraClient(base_url=url) as client:
+        assert client.models.list() == []
 
 
 def test_the_total_timeout_covers_retries_too(emu: Emulator) -> None:
