@@ -638,47 +638,34 @@ def test_direct_failures_carry_requests_exceptions_as_their_cause() -> None:
     assert isinstance(info.value.__cause__, requests.exceptions.ReadTimeout)
 
 
+def _retries_exhausted(reason: Exception) -> urllib3.exceptions.MaxRetryError:
+    """How urllib3 reports a failure once no retry is left (the SDK gives it none)."""
+    return urllib3.exceptions.MaxRetryError(None, "/", reason)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("failure", "expected"),
     [
         (
-            urllib3.exceptions.MaxRetryError(
-                None,  # type: ignore[arg-type]
-                "/",
-                urllib3.exceptions.ConnectTimeoutError(None, "connect timed out"),
-            ),
+            _retries_exhausted(urllib3.exceptions.ConnectTimeoutError(None, "connect timed out")),
             requests.exceptions.ConnectTimeout,
         ),
         (
-            urllib3.exceptions.MaxRetryError(
-                None,  # type: ignore[arg-type]
-                "/",
+            _retries_exhausted(
                 urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
             ),
             requests.exceptions.ConnectionError,
         ),
         (
-            urllib3.exceptions.MaxRetryError(
-                None,  # type: ignore[arg-type]
-                "/",
-                urllib3.exceptions.ResponseError("too many 500 error responses"),
-            ),
+            _retries_exhausted(urllib3.exceptions.ResponseError("too many 500 error responses")),
             requests.exceptions.RetryError,
         ),
         (
-            urllib3.exceptions.MaxRetryError(
-                None,  # type: ignore[arg-type]
-                "/",
-                urllib3.exceptions.ProxyError("proxy", OSError("down")),
-            ),
+            _retries_exhausted(urllib3.exceptions.ProxyError("proxy", OSError("down"))),
             requests.exceptions.ProxyError,
         ),
         (
-            urllib3.exceptions.MaxRetryError(
-                None,  # type: ignore[arg-type]
-                "/",
-                urllib3.exceptions.SSLError("certificate verify failed"),
-            ),
+            _retries_exhausted(urllib3.exceptions.SSLError("certificate verify failed")),
             requests.exceptions.SSLError,
         ),
         (urllib3.exceptions.SSLError("bad record"), requests.exceptions.SSLError),
