@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 
-from _sse_server import ChildServer
+from _sse_server import ChildServer, read_request
 
 FRAMINGS = ("chunked", "content-length", "close")
 
@@ -65,26 +65,6 @@ _TAIL = (
     )
     + b"data: [DONE]\n\n"
 )
-
-
-def _read_request(conn: socket.socket, buf: bytes) -> bytes | None:
-    """Consume one request (head and Content-Length body); the bytes after it, None at EOF."""
-    while b"\r\n\r\n" not in buf:
-        data = conn.recv(65536)
-        if not data:
-            return None
-        buf += data
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    while len(rest) < length:
-        data = conn.recv(65536)
-        if not data:
-            return None
-        rest += data
-    return rest[length:]
 
 
 class LatencyServer:
@@ -135,7 +115,7 @@ class LatencyServer:
         with conn:
             buf: bytes | None = b""
             while True:
-                buf = _read_request(conn, buf or b"")
+                buf = read_request(conn, buf or b"")
                 if buf is None:
                     return
                 self._stream(conn)

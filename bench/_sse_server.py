@@ -51,6 +51,26 @@ def render_stream(n_chunks: int, *, sep: bytes = b"\n") -> bytes:
     return b"".join(frames)
 
 
+def read_request(conn: socket.socket, buf: bytes) -> Optional[bytes]:
+    """Consume one request (head and Content-Length body); the bytes after it, None at EOF."""
+    while b"\r\n\r\n" not in buf:
+        data = conn.recv(65536)
+        if not data:
+            return None
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    while len(rest) < length:
+        data = conn.recv(65536)
+        if not data:
+            return None
+        rest += data
+    return rest[length:]
+
+
 class BenchServer:
     """Answers every request on loopback with one pre-rendered body (keep-alive).
 
@@ -122,24 +142,11 @@ class BenchServer:
 
     def _serve_conn(self, conn: socket.socket, payload: object) -> None:
         with conn:
-            buf = b""
+            buf: Optional[bytes] = b""
             while not self._stopped:
-                while b"\r\n\r\n" not in buf:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, _, rest = buf.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                while len(rest) < length:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    rest += data
-                buf = rest[length:]
+                buf = read_request(conn, buf or b"")
+                if buf is None:
+                    return
                 self._send(conn, payload)
 
     def _accept_loop(self) -> None:
