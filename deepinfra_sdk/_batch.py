@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, TextIO, Union, overload
 
 from ._cancel import CallGuard
-from ._exceptions import DeepInfraError
+from ._exceptions import ArgumentTypeError, ArgumentValueError, DeepInfraError
 
 if TYPE_CHECKING:
     from .types import ChatCompletion
@@ -290,7 +290,7 @@ class _TextReporter(_Reporter):
 
 def _reporter(progress: ProgressOption, total: int) -> _Reporter:
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"progress must be True, False or a callable taking a BatchProgress, "
             f"got {type(progress).__name__}"
         )
@@ -314,7 +314,7 @@ def _reporter(progress: ProgressOption, total: int) -> _Reporter:
 def _prepare(requests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The requests as a list of keyword-argument dicts, checked before anything is sent."""
     if isinstance(requests, (str, bytes, Mapping)):
-        raise TypeError(
+        raise ArgumentTypeError(
             "requests must be an iterable of dicts of create() arguments, e.g. "
             "[{'model': ..., 'messages': [...]}, ...], not a single "
             f"{type(requests).__name__}"
@@ -322,14 +322,14 @@ def _prepare(requests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     prepared = []
     for index, request in enumerate(requests):
         if not isinstance(request, Mapping):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"request {index} is a {type(request).__name__}; each request must be a "
                 "dict of create() arguments such as {'model': ..., 'messages': [...]}"
             )
         if not all(isinstance(key, str) for key in request):
-            raise TypeError(f"request {index} has a key that is not a string")
+            raise ArgumentTypeError(f"request {index} has a key that is not a string")
         if request.get("stream"):
-            raise ValueError(
+            raise ArgumentValueError(
                 f"request {index} asks for stream=True, but batch() runs whole (non-streamed) "
                 "completions: remove 'stream', or call create(stream=True) yourself to stream"
             )
@@ -339,7 +339,7 @@ def _prepare(requests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _check_concurrency(concurrency: Any) -> int:
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        raise ArgumentValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
     return concurrency
 
 

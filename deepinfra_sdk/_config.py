@@ -15,6 +15,7 @@ from typing import Optional, Union
 from urllib.parse import urlsplit
 
 from . import _constants as C
+from ._exceptions import ArgumentTypeError, ArgumentValueError
 
 __all__ = ["ALLOW_INSECURE_ENV_VAR", "ClientConfig", "Timeout", "TimeoutTypes"]
 
@@ -53,7 +54,7 @@ class Timeout:
             if value is None and name == "total":
                 continue
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(
+                raise ArgumentValueError(
                     f"Timeout.{name} must be a positive number of seconds, got {value!r}"
                 )
 
@@ -69,11 +70,11 @@ def coerce_timeout(value: TimeoutTypes) -> Timeout:
         return value
     if isinstance(value, tuple):
         if len(value) != 2:
-            raise ValueError("timeout as a tuple must be (connect, read)")
+            raise ArgumentValueError("timeout as a tuple must be (connect, read)")
         return Timeout(connect=float(value[0]), read=float(value[1]))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Timeout(connect=float(value), read=float(value))
-    raise TypeError(
+    raise ArgumentTypeError(
         f"timeout must be a number, a (connect, read) pair or deepinfra_sdk.Timeout, "
         f"not {type(value).__name__}"
     )
@@ -97,11 +98,11 @@ def _check_key(key: str) -> str:
     # A key the HTTP layer cannot send would fail later with an error that quotes the
     # header value, i.e. the key itself: refuse it here, without echoing it.
     if not key:
-        raise ValueError(
+        raise ArgumentValueError(
             "api_key is empty: pass the key, or None to read DEEPINFRA_API_KEY from the environment"
         )
     if not all("!" <= ch <= "~" for ch in key):
-        raise ValueError(
+        raise ArgumentValueError(
             "the API key contains whitespace, control or non-ASCII characters (a stray "
             "newline from a file? a pasted quote?); DeepInfra keys are plain ASCII"
         )
@@ -119,12 +120,14 @@ def redact_url(url: str) -> str:
 def _check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(
+        raise ArgumentValueError(
             f"base_url must be an absolute http(s) URL such as {C.DEFAULT_BASE_URL!r}, "
             f"got {redact_url(url)!r}"
         )
     if parts.query or parts.fragment:
-        raise ValueError(f"base_url must not carry a query or fragment: {redact_url(url)!r}")
+        raise ArgumentValueError(
+            f"base_url must not carry a query or fragment: {redact_url(url)!r}"
+        )
     return url.rstrip("/")
 
 
@@ -134,25 +137,25 @@ def _check_headers(default_headers: Optional[Mapping[str, str]]) -> dict[str, st
     headers = dict(default_headers or {})
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"default_headers must map str to str; header {name!r} has a "
                 f"{type(value).__name__} value: convert it with str()"
             )
         if any(ch in f"{name}{value}" for ch in "\r\n\0"):
-            raise ValueError(f"header {name[:60]!r} contains CR, LF or NUL; remove them")
+            raise ArgumentValueError(f"header {name[:60]!r} contains CR, LF or NUL; remove them")
         if not _HEADER_NAME.fullmatch(name):
-            raise ValueError(
+            raise ArgumentValueError(
                 f"header name {name[:60]!r} is not a valid HTTP field name: use letters, "
                 "digits and '-' (no spaces or ':')"
             )
         if value[:1].isspace() or value[-1:].isspace():
-            raise ValueError(
+            raise ArgumentValueError(
                 f"header {name!r} has leading or trailing whitespace in its value; strip it"
             )
         try:
             value.encode("latin-1")
         except UnicodeEncodeError:
-            raise ValueError(
+            raise ArgumentValueError(
                 f"header {name!r} has characters HTTP headers cannot carry (only "
                 "Latin-1); percent-encode or drop them"
             ) from None
@@ -211,19 +214,23 @@ class ClientConfig:
                 None,
             )
         elif not isinstance(api_key, str):
-            raise TypeError(f"api_key must be a str, not {type(api_key).__name__}")
+            raise ArgumentTypeError(f"api_key must be a str, not {type(api_key).__name__}")
         if api_key is not None:
             api_key = _check_key(api_key)
         if base_url is None:
             base_url = os.environ.get(C.BASE_URL_ENV_VAR, "").strip() or C.DEFAULT_BASE_URL
         base_url = _check_base_url(base_url)
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ValueError(f"max_retries must be a whole number >= 0, got {max_retries!r}")
+            raise ArgumentValueError(
+                f"max_retries must be a whole number >= 0, got {max_retries!r}"
+            )
         if not isinstance(pool_maxsize, int) or pool_maxsize < 1:
-            raise ValueError(f"pool_maxsize must be a whole number >= 1, got {pool_maxsize!r}")
+            raise ArgumentValueError(
+                f"pool_maxsize must be a whole number >= 1, got {pool_maxsize!r}"
+            )
         headers = _check_headers(default_headers)
         if proxy is not None and not isinstance(proxy, str):
-            raise TypeError(f"proxy must be a URL string, not {type(proxy).__name__}")
+            raise ArgumentTypeError(f"proxy must be a URL string, not {type(proxy).__name__}")
         config = cls(
             api_key=api_key,
             base_url=base_url,
@@ -247,7 +254,7 @@ class ClientConfig:
         # refuse, rather than warn once after the first request has already exposed it.
         scheme = urlsplit(self.base_url).scheme
         if self.api_key and scheme == "http" and not self.is_loopback:
-            raise ValueError(
+            raise ArgumentValueError(
                 f"base_url {redact_url(self.base_url)!r} uses plain http to a host that is not "
                 "this machine: the API key would travel unencrypted. Use https://, or, if "
                 "the network is trusted (a gateway in the same cluster), pass "

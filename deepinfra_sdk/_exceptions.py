@@ -3,6 +3,9 @@
 The tree::
 
     DeepInfraError                       anything raised by this package
+     ├── ArgumentError                   a bad argument, refused before anything is sent
+     │    ├── ArgumentValueError         ... a bad value (also a ValueError)
+     │    └── ArgumentTypeError          ... a wrong type or unknown keyword (also a TypeError)
      └── APIError                        a request did not give a usable answer
           ├── APIConnectionError         no (complete) answer: refused, DNS, reset, dropped stream
           │    └── APITimeoutError       a connect, read, gap or total-deadline timeout
@@ -19,8 +22,10 @@ The tree::
           ├── APIStreamError             an error frame inside a 200 event stream
           └── APIResponseValidationError the body or a frame is not what the wire promises
 
-Bad arguments (an invalid model name, malformed messages) raise ``ValueError`` or ``TypeError``
-before anything is sent: they are the caller's bug, not an API failure.
+Bad arguments (an invalid model name, malformed messages, a misspelled keyword) raise an
+:class:`ArgumentError` before anything is sent: they are the caller's bug, not an API failure.
+Each is also the built-in ``ValueError`` or ``TypeError`` Python code expects, so both
+``except DeepInfraError`` and ``except ValueError`` catch an invalid model name.
 
 Every :class:`APIError` carries ``status_code``, ``body``, ``request_id`` and ``response``
 (any of them ``None`` where there was no answer) and, when it ends a stream,
@@ -40,6 +45,9 @@ __all__ = [
     "APIStatusError",
     "APIStreamError",
     "APITimeoutError",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "ArgumentValueError",
     "AuthenticationError",
     "BadRequestError",
     "DeepInfraError",
@@ -55,6 +63,24 @@ __all__ = [
 
 class DeepInfraError(Exception):
     """Base class of every error this package raises."""
+
+
+class ArgumentError(DeepInfraError):
+    """A bad argument, refused before any request was sent; the message names the fix.
+
+    Never raised itself: every instance is an :class:`ArgumentValueError` (also a
+    ``ValueError``) or an :class:`ArgumentTypeError` (also a ``TypeError``).
+    """
+
+
+class ArgumentValueError(ArgumentError, ValueError):
+    """An argument has the right type but a bad value (an invalid model name, an empty
+    prompt, a negative size); also a ``ValueError``."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument has the wrong type, or a keyword the method does not take (the message
+    names the closest valid one); also a ``TypeError``."""
 
 
 class APIError(DeepInfraError):

@@ -44,6 +44,7 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    ArgumentValueError,
     AuthenticationError,
 )
 from ._version import __version__
@@ -711,7 +712,7 @@ class HTTPTransport:
                     json_body, separators=(",", ":"), ensure_ascii=False, allow_nan=False
                 )
             except ValueError:
-                raise ValueError(
+                raise ArgumentValueError(
                     "the request holds NaN or infinity, which JSON cannot carry: check "
                     "numeric options such as temperature or top_p"
                 ) from None

@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Optional
 
-from ._exceptions import APIResponseValidationError
+from ._exceptions import APIResponseValidationError, ArgumentValueError
 
 __all__ = [
     "base64_to_data_uri",
@@ -82,7 +82,7 @@ def _payload_start(uri: str) -> int:
     Raises ValueError when ``uri`` is not a base64 data URI at all (a caller mistake).
     """
     if uri[:5].lower() != "data:":
-        raise ValueError(
+        raise ArgumentValueError(
             f"not a data URI (it starts {uri[:32]!r}); "
             "pass a string of the form 'data:<type>;base64,<payload>'"
         )

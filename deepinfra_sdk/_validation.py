@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 from urllib.parse import quote
 
+from ._exceptions import ArgumentTypeError, ArgumentValueError
+
 __all__ = [
     "MAX_MODEL_NAME_LENGTH",
     "MAX_REQUEST_BYTES",
@@ -38,17 +40,19 @@ _ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "functio
 
 
 def check_model_name(model: object) -> str:
-    """Return ``model`` if it is a valid ``owner/name[:version]``; raise ``ValueError`` if not."""
+    """Return ``model`` if it is a valid ``owner/name[:version]``, else raise an ArgumentError."""
     if not isinstance(model, str):
-        raise TypeError(f"model must be a str such as 'owner/name', not {type(model).__name__}")
+        raise ArgumentTypeError(
+            f"model must be a str such as 'owner/name', not {type(model).__name__}"
+        )
     if len(model) > MAX_MODEL_NAME_LENGTH:
-        raise ValueError(
+        raise ArgumentValueError(
             f"the model name is {len(model)} characters long, over the limit of "
             f"{MAX_MODEL_NAME_LENGTH} (it starts {model[:40]!r}); pass a model name such as "
             "'meta-llama/Llama-3.3-70B-Instruct-Turbo', not the prompt"
         )
     if not _MODEL_RE.fullmatch(model) or ".." in model:
-        raise ValueError(
+        raise ArgumentValueError(
             f"invalid model name {model[:80]!r}: expected 'owner/name' or "
             "'owner/name:version' (letters, digits, '.', '_', '-', '+'; no spaces, '..', "
             "'?', '#' or leading '/'), for example 'meta-llama/Llama-3.3-70B-Instruct-Turbo'"
@@ -74,44 +78,46 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
     ``None`` for an assistant message that carries ``tool_calls``).
     """
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise TypeError(
+        raise ArgumentTypeError(
             "messages must be a list of dicts such as "
             "[{'role': 'user', 'content': 'Hello'}], "
             f"not {type(messages).__name__}"
         )
     if not messages:
-        raise ValueError("messages is empty: pass at least one {'role': 'user', 'content': ...}")
+        raise ArgumentValueError(
+            "messages is empty: pass at least one {'role': 'user', 'content': ...}"
+        )
     out: list[dict[str, Any]] = []
     for i, item in enumerate(messages):
         message = item
         if hasattr(item, "to_dict") and not isinstance(item, Mapping):
             message = without_none(item.to_dict())
         if not isinstance(message, Mapping):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"messages[{i}] must be a dict with 'role' and 'content', "
                 f"not {type(message).__name__}"
             )
         role = message.get("role")
         if not isinstance(role, str) or not role:
-            raise ValueError(
+            raise ArgumentValueError(
                 f"messages[{i}] has no 'role': use one of 'system', 'user', 'assistant', 'tool'"
             )
         if role not in _ROLES:
-            raise ValueError(
+            raise ArgumentValueError(
                 f"messages[{i}] has role {role[:40]!r}: use one of "
                 "'system', 'user', 'assistant', 'tool'"
             )
         if "content" not in message:
-            raise ValueError(f"messages[{i}] ({role}) has no 'content'")
+            raise ArgumentValueError(f"messages[{i}] ({role}) has no 'content'")
         content = message["content"]
         if content is None:
             if not message.get("tool_calls"):
-                raise ValueError(
+                raise ArgumentValueError(
                     f"messages[{i}] ({role}) has content None; only an assistant message "
                     "with 'tool_calls' may omit content"
                 )
         elif not isinstance(content, (str, list)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"messages[{i}] content must be a str or a list of content parts, "
                 f"not {type(content).__name__}"
             )
@@ -149,7 +155,7 @@ def _json_size_at_least(value: Any, limit: int) -> int:
         elif kind in (dict, list, tuple) or isinstance(item, (Mapping, list, tuple)):
             ident = id(item)
             if ident in open_ids:
-                raise ValueError(
+                raise ArgumentValueError(
                     "the request body contains a circular reference (a list or dict inside "
                     "itself), which JSON cannot encode: pass data without the cycle"
                 )
@@ -173,13 +179,13 @@ def check_request_size(payload: Any, limit: Optional[int] = None) -> None:
     read at each call), before it is sent.
 
     Raises:
-        ValueError: naming the size, the limit and what to do instead.
+        ArgumentValueError: naming the size, the limit and what to do instead.
     """
     if limit is None:
         limit = MAX_REQUEST_BYTES
     size = _json_size_at_least(payload, limit)
     if size > limit:
-        raise ValueError(
+        raise ArgumentValueError(
             f"the request body would be at least {size:,} bytes, over the SDK's limit of "
             f"{limit:,} bytes ({limit // (1024 * 1024)} MiB, MAX_REQUEST_BYTES): split the "
             "input over several requests, shorten the messages, or pass large images by "

@@ -48,7 +48,8 @@ from . import _constants as C
 from ._batch import BatchResult, BatchRun, ProgressOption
 from ._cancel import CallGuard
 from ._config import TimeoutTypes, redact_url
-from ._exceptions import APIConnectionError, APIError
+from ._exceptions import APIConnectionError, APIError, ArgumentTypeError, ArgumentValueError
+from ._keywords import strict_keywords
 from ._pump import ConcurrentReadError, StreamPump, Wakeups
 from ._streaming import ChatStream
 from .client import DeepInfraClient
@@ -112,6 +113,7 @@ class AsyncDeepInfraClient:
     images: AsyncImages
     embeddings: AsyncEmbeddings
 
+    @strict_keywords
     def __init__(
         self,
         api_key: Optional[str] = None,
@@ -130,7 +132,7 @@ class AsyncDeepInfraClient:
         if max_concurrency is not None and (
             not isinstance(max_concurrency, int) or max_concurrency < 1
         ):
-            raise ValueError(
+            raise ArgumentValueError(
                 f"max_concurrency must be a whole number >= 1, got {max_concurrency!r}"
             )
         if client is not None:
@@ -149,12 +151,14 @@ class AsyncDeepInfraClient:
             if allow_insecure:
                 clashing.append("allow_insecure")
             if clashing:
-                raise ValueError(
+                raise ArgumentValueError(
                     f"pass either client=... or configuration ({', '.join(clashing)}), not "
                     "both: the wrapped client already has its configuration"
                 )
             if not isinstance(client, DeepInfraClient):
-                raise TypeError(f"client must be a DeepInfraClient, got {type(client).__name__}")
+                raise ArgumentTypeError(
+                    f"client must be a DeepInfraClient, got {type(client).__name__}"
+                )
             self._client = client
             self._owns_client = False
         else:

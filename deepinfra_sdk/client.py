@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from . import _constants as C
 from ._config import ClientConfig, Timeout, TimeoutTypes, redact_url
 from ._exceptions import NotFoundError
+from ._keywords import strict_keywords
 from ._usage import UsageMeter
 from ._validation import check_request_size
 from .resources import Chat, Embeddings, Images, Models
@@ -60,6 +61,7 @@ class DeepInfraClient:
     embeddings: Embeddings
     usage: UsageMeter
 
+    @strict_keywords
     def __init__(
         self,
         api_key: Optional[str] = None,

@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
+from ._exceptions import ArgumentTypeError, ArgumentValueError
 from .types import ChatCompletionChunk, ImageResponse
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ def _take(live: _Live, item: object) -> None:
     elif isinstance(item, ImageResponse):
         live.show(item)
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"display_stream shows text and images, but the stream yielded a "
             f"{type(item).__name__}: pass a chat stream (stream=True) or an iterable of str, "
             "ChatCompletionChunk or ImageResponse"
@@ -198,12 +199,12 @@ async def adisplay_stream(
 def _check(interval: float) -> None:
     # Checked before anything is displayed or read: a wrong call leaves no trace.
     if not interval >= 0:
-        raise ValueError(f"interval must be a number of seconds >= 0, got {interval!r}")
+        raise ArgumentValueError(f"interval must be a number of seconds >= 0, got {interval!r}")
 
 
 def _sync_items(stream: StreamSource) -> Iterator[object]:
     if not hasattr(stream, "__iter__"):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"display_stream reads a sync stream, not a {type(stream).__name__}: for an async "
             "stream use `await adisplay_stream(stream)`"
         )
@@ -215,7 +216,7 @@ def _sync_items(stream: StreamSource) -> Iterator[object]:
 def _async_items(stream: AsyncStreamSource) -> AsyncIterator[object]:
     if not hasattr(stream, "__aiter__"):
         # Reading a sync stream here would block the event loop for the whole answer.
-        raise TypeError(
+        raise ArgumentTypeError(
             f"adisplay_stream reads an async stream, not a {type(stream).__name__}: for a sync "
             "stream use `display_stream(stream)`"
         )

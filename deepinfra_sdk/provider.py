@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from . import _constants as C
 from ._config import TimeoutTypes, redact_url
+from ._exceptions import ArgumentTypeError, ArgumentValueError
 from .client import DeepInfraClient
 from .types import ImageResponse, Model
 
@@ -147,10 +148,10 @@ class _Connection:
 def _base_url_from_api_base(api_base: object, suffix: str) -> str:
     """The API root of an ``api_base`` that must end with ``suffix``."""
     if not isinstance(api_base, str):
-        raise TypeError(f"api_base must be a str, not {type(api_base).__name__}")
+        raise ArgumentTypeError(f"api_base must be a str, not {type(api_base).__name__}")
     trimmed = api_base.strip().rstrip("/")
     if not trimmed.endswith(suffix):
-        raise ValueError(
+        raise ArgumentValueError(
             f"api_base must end with {suffix}, such as {C.DEFAULT_BASE_URL + suffix!r}; got "
             f"{redact_url(api_base)!r} (or pass base_url= with the API root, such as "
             f"{C.DEFAULT_BASE_URL!r})"
@@ -163,22 +164,22 @@ def _pop_connection(
 ) -> _Connection:
     """Take the connection options out of ``options`` (the rest is left for the request)."""
     if api_key is not None and not isinstance(api_key, str):
-        raise TypeError(f"api_key must be a str, not {type(api_key).__name__}")
+        raise ArgumentTypeError(f"api_key must be a str, not {type(api_key).__name__}")
     proxy = options.pop("proxy", None)
     if proxy is not None and not isinstance(proxy, str):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"proxy must be a URL string such as 'http://127.0.0.1:3128', "
             f"not {type(proxy).__name__}"
         )
     timeout = options.pop("timeout", None)
     base_url = options.pop("base_url", None)
     if base_url is not None and not isinstance(base_url, str):
-        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
+        raise ArgumentTypeError(f"base_url must be a str, not {type(base_url).__name__}")
     api_base = options.pop("api_base", None)
     if api_base is not None:
         from_api_base = _base_url_from_api_base(api_base, api_base_suffix)
         if base_url is not None and base_url.rstrip("/") != from_api_base:
-            raise ValueError(
+            raise ArgumentValueError(
                 "api_base and base_url disagree: pass only one of them "
                 f"(base_url is the API root, api_base is that root + {api_base_suffix})"
             )
@@ -189,7 +190,9 @@ def _pop_connection(
     elif isinstance(headers, Mapping):
         header_items = tuple(sorted((str(k), str(v)) for k, v in headers.items()))
     else:
-        raise TypeError(f"headers must be a dict of str to str, not {type(headers).__name__}")
+        raise ArgumentTypeError(
+            f"headers must be a dict of str to str, not {type(headers).__name__}"
+        )
     return _Connection(api_key, base_url, proxy, timeout, header_items)
 
 
@@ -216,16 +219,23 @@ def _text_of(content: object) -> str:
 def _prompt_from_messages(messages: object) -> str:
     """The text of the last user message (what an image model draws)."""
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise TypeError(
+        raise ArgumentTypeError(
             "messages must be a list of dicts such as [{'role': 'user', 'content': 'a cat'}], "
             f"not {type(messages).__name__}"
         )
     for message in reversed(messages):
         if isinstance(message, Mapping) and message.get("role") == "user":
             return _text_of(message.get("content"))
-    raise ValueError(
+    raise ArgumentValueError(
         "an image model needs a prompt: pass prompt='...' or a message with role 'user'"
     )
+
+
+# The options images.generate takes by name; other body fields go in its extra_body.
+_IMAGE_OPTIONS = frozenset(
+    {"negative_prompt", "width", "height", "num_images", "num_inference_steps"}
+    | {"guidance_scale", "seed", "api", "cog"}
+)
 
 
 def _image_fields(
@@ -233,14 +243,17 @@ def _image_fields(
 ) -> tuple[str, dict[str, Any]]:
     """The prompt and the other body fields: ``{"prompt": prompt, **extra_data, **kwargs}``."""
     if extra_data is not None and not isinstance(extra_data, Mapping):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"extra_data must be a dict of body fields, not {type(extra_data).__name__}"
         )
     body: dict[str, Any] = {"prompt": prompt, **(extra_data or {}), **kwargs}
     if "model" in body:
-        raise ValueError("pass the image model as model=..., not as a body field")
+        raise ArgumentValueError("pass the image model as model=..., not as a body field")
     final_prompt = body.pop("prompt")
-    return final_prompt, body
+    named = {k: body.pop(k) for k in list(body) if k in _IMAGE_OPTIONS}
+    if body:
+        named["extra_body"] = body
+    return final_prompt, named
 
 
 def _image_from_chat(
@@ -282,7 +295,8 @@ class DeepInfra:
     Arguments left ``None`` come from the environment at call time (``DEEPINFRA_API_KEY``,
     ``DEEPINFRA_TOKEN``, ``DEEPINFRA_API_TOKEN``; ``DEEPINFRA_BASE_URL``), then from the
     defaults. Failures raise the SDK's typed errors (:class:`~deepinfra_sdk.APIError` and its
-    subclasses); bad arguments raise ``ValueError`` or ``TypeError`` before anything is sent.
+    subclasses); bad arguments raise :class:`~deepinfra_sdk.ArgumentError` (also a ``ValueError``
+    or ``TypeError``) before anything is sent.
 
     Connection options accepted as keyword arguments by every method: ``proxy`` (a proxy URL
     for http and https), ``timeout`` (seconds, a ``(connect, read)`` pair or a

@@ -50,7 +50,7 @@ from typing import (
     cast,
 )
 
-from ._exceptions import APIResponseValidationError
+from ._exceptions import APIResponseValidationError, ArgumentValueError
 from ._images import (
     base64_to_data_uri,
     decode_base64,
@@ -830,7 +830,7 @@ class ImageResponse(_JsonMixin):
     def _inline(self, index: int) -> str:
         image = self._image(index)
         if is_url(image):
-            raise ValueError(
+            raise ArgumentValueError(
                 f"image {index} is a URL ({image[:80]}), not inline data: download it "
                 "(for example requests.get(url).content) to get its bytes"
             )
@@ -874,7 +874,7 @@ class ImageResponse(_JsonMixin):
         if index is None:
             indices = list(range(len(self.images)))
             if not indices:
-                raise ValueError("this response holds no images: nothing to save")
+                raise ArgumentValueError("this response holds no images: nothing to save")
         else:
             self._image(index)
             indices = [index]

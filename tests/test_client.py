@@ -371,7 +371,9 @@ def test_cog_style_models_get_input_wrapper(client: DeepInfraClient) -> None:
         REMOTE + "/v1/inference/stability-ai/sdxl",
         json={"output": [f"data:image/png;base64,{PNG_1PX}"], "status": "succeeded"},
     )
-    img = client.images.generate("a dog", model="stability-ai/sdxl", num_images=2, refine="expert")
+    img = client.images.generate(
+        "a dog", model="stability-ai/sdxl", num_images=2, extra_body={"refine": "expert"}
+    )
     sent = json.loads(responses.calls[0].request.body)
     assert sent == {"input": {"prompt": "a dog", "num_outputs": 2, "refine": "expert"}}
     assert len(img.images) == 1
@@ -485,7 +487,7 @@ def test_a_stream_answered_with_something_else_says_what_came(
 @responses.activate
 def test_unset_image_extras_and_nan_never_reach_the_wire(client: DeepInfraClient) -> None:
     responses.post(REMOTE + "/v1/inference/stabilityai/sd3.5", json=NATIVE)
-    client.images.generate("a cat", webhook=None, scheduler="euler")
+    client.images.generate("a cat", extra_body={"webhook": None, "scheduler": "euler"})
     assert json.loads(responses.calls[0].request.body) == {"prompt": "a cat", "scheduler": "euler"}
     with pytest.raises(ValueError, match="NaN"):
         client.chat.completions.create(model="m/x", messages=MSGS, temperature=float("nan"))
@@ -516,5 +518,5 @@ def test_an_oversized_or_circular_body_is_refused_before_the_transport(
     loop: list[Any] = []
     loop.append(loop)
     with pytest.raises(ValueError, match="circular reference"):
-        client.embeddings.create(model="m/x", input="x", extra=loop)
+        client.embeddings.create(model="m/x", input="x", extra_body={"extra": loop})
     assert len(responses.calls) == 0

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 from .. import _constants as C
 from .._error_body import decode_body, error_message
-from .._exceptions import APIResponseValidationError
+from .._exceptions import APIResponseValidationError, ArgumentValueError
 from .._streaming import ChatStream
 from .._validation import check_messages, check_model_name, without_none
 from ..types import ChatCompletion
@@ -117,7 +117,7 @@ class Completions(Resource):
             as a context manager so its connection is released.
         """
         if not isinstance(model, str) or not model.strip():
-            raise ValueError(
+            raise ArgumentValueError(
                 "model is required, e.g. model='meta-llama/Llama-3.3-70B-Instruct-Turbo'"
             )
         check_model_name(model)

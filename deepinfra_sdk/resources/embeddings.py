@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Optional, Union
 
 from .. import _constants as C
-from .._exceptions import APIResponseValidationError
+from .._exceptions import APIResponseValidationError, ArgumentTypeError, ArgumentValueError
+from .._keywords import strict_keywords
 from .._validation import check_model_name, without_none
 from ..types import EmbeddingResponse
 from ._base import Resource
@@ -19,6 +20,7 @@ class Embeddings(Resource):
 
     __slots__ = ()
 
+    @strict_keywords
     def create(
         self,
         /,
@@ -27,22 +29,43 @@ class Embeddings(Resource):
         model: str = C.DEFAULT_EMBEDDING_MODEL,
         encoding_format: Optional[Literal["float", "base64"]] = None,
         dimensions: Optional[int] = None,
-        **params: Any,
+        service_tier: Optional[str] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
     ) -> EmbeddingResponse:
-        """Embed one text or a list of texts; vectors come back as lists of floats
-        (``encoding_format="base64"`` saves bandwidth and is decoded for you)."""
+        """Embed one text or a list of texts; vectors come back as lists of floats.
+
+        Options left ``None`` are not sent.
+
+        Args:
+            input: one text, or a non-empty list of texts.
+            model: the embedding model.
+            encoding_format: ``"base64"`` saves bandwidth and is decoded for you.
+            dimensions: shorten the vectors to this many dimensions (models that support it).
+            service_tier: ``"priority"`` for faster, pricier service on tagged models.
+            extra_body: fields merged into the JSON body as they are (for API options the
+                SDK does not model yet).
+        """
         if isinstance(input, str):
             texts: Union[str, list[str]] = input
         elif isinstance(input, Sequence) and input and all(isinstance(t, str) for t in input):
             texts = list(input)
         else:
-            raise TypeError("input must be a string or a non-empty list of strings")
+            raise ArgumentTypeError("input must be a string or a non-empty list of strings")
         if not isinstance(model, str) or not model.strip():
-            raise ValueError("model is required, e.g. model='BAAI/bge-large-en-v1.5'")
+            raise ArgumentValueError("model is required, e.g. model='BAAI/bge-large-en-v1.5'")
         check_model_name(model)
         payload: dict[str, Any] = {"model": model, "input": texts}
-        payload.update(without_none({"encoding_format": encoding_format, "dimensions": dimensions}))
-        payload.update(without_none(params))
+        payload.update(
+            without_none(
+                {
+                    "encoding_format": encoding_format,
+                    "dimensions": dimensions,
+                    "service_tier": service_tier,
+                }
+            )
+        )
+        if extra_body:
+            payload.update(extra_body)
         path = C.OPENAI_PREFIX + "/embeddings"
         data = self._client._send("POST", path, payload, model=model).json()
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Mapping
 from typing import Any, Literal, Optional
 
 from .. import _constants as C
-from .._exceptions import APIResponseValidationError
+from .._exceptions import APIResponseValidationError, ArgumentValueError
 from .._images import decode_base64, is_url, sniff_media_type
+from .._keywords import strict_keywords
 from .._validation import check_model_name, model_path, without_none
 from ..types import ImageResponse
 from ._base import Resource
@@ -20,9 +22,9 @@ def _positive(name: str, value: Optional[int], upper: Optional[int] = None) -> N
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        raise ArgumentValueError(f"{name} must be a positive whole number, got {value!r}")
     if upper is not None and value > upper:
-        raise ValueError(f"{name} must be at most {upper}, got {value}")
+        raise ArgumentValueError(f"{name} must be at most {upper}, got {value}")
 
 
 class Images(Resource):
@@ -30,6 +32,7 @@ class Images(Resource):
 
     __slots__ = ()
 
+    @strict_keywords
     def generate(
         self,
         /,
@@ -45,7 +48,7 @@ class Images(Resource):
         seed: Optional[int] = None,
         api: Literal["native", "openai"] = "native",
         cog: Optional[bool] = None,
-        **extra: Any,
+        extra_body: Optional[Mapping[str, Any]] = None,
     ) -> ImageResponse:
         """Generate images from a text prompt.
 
@@ -65,14 +68,15 @@ class Images(Resource):
                 (``/v1/openai/images/generations``; ``width``/``height`` become ``size``).
             cog: send ``{"input": {...}}`` for Cog/Replicate-style models; by default
                 decided from the model name.
-            **extra: model-specific fields passed through as they are.
+            extra_body: model-specific fields (``webhook``, ``scheduler``, ...) merged into
+                the body as they are; those set to ``None`` are not sent.
 
         Returns:
             An :class:`ImageResponse`: ``.images`` (data URIs or URLs), ``.save()``,
             ``.image_bytes()``, and a picture when shown in Jupyter.
         """
         if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError("prompt must be a non-empty string describing the image")
+            raise ArgumentValueError("prompt must be a non-empty string describing the image")
         check_model_name(model)
         _positive("width", width)
         _positive("height", height)
@@ -90,6 +94,7 @@ class Images(Resource):
                 "seed": seed,
             }
         )
+        extra = dict(extra_body or {})
         if api == "native":
             path = model_path(C.INFERENCE_PREFIX, model)
             payload = _native_payload(fields, extra, model=model, cog=cog)
@@ -97,7 +102,7 @@ class Images(Resource):
             path = C.OPENAI_PREFIX + "/images/generations"
             payload = _openai_payload(fields, extra, model=model)
         else:
-            raise ValueError(f"api must be 'native' or 'openai', got {api!r}")
+            raise ArgumentValueError(f"api must be 'native' or 'openai', got {api!r}")
         response = self._client._send("POST", path, payload, model=model)
         data = response.json()
         if not isinstance(data, dict):
@@ -150,7 +155,7 @@ def _openai_payload(fields: dict[str, Any], extra: dict[str, Any], *, model: str
     """The body of ``/v1/openai/images/generations``: size is ``WxH``, count is ``n``."""
     unsupported = [name for name in _NATIVE_ONLY if name in fields]
     if unsupported:
-        raise ValueError(
+        raise ArgumentValueError(
             f"{', '.join(unsupported)} only work with api='native' (the OpenAI-style "
             "endpoint does not take them)"
         )
@@ -158,7 +163,7 @@ def _openai_payload(fields: dict[str, Any], extra: dict[str, Any], *, model: str
     size = None
     if width is not None or height is not None:
         if width is None or height is None:
-            raise ValueError("give both width and height for api='openai' (size is WxH)")
+            raise ArgumentValueError("give both width and height for api='openai' (size is WxH)")
         size = f"{width}x{height}"
     payload = without_none(
         {

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Optional
 from .. import _cancel
 from .. import _constants as C
 from .._exceptions import APIError, APIResponseValidationError
+from .._keywords import strict_keywords
 from .._validation import model_path
 from ..types import Model
 from ._base import Resource
@@ -57,6 +58,7 @@ class Models(Resource):
         self._inflight: dict[bool, _Fetch] = {}
         self._pid = os.getpid()
 
+    @strict_keywords
     def list(self, *, refresh: bool = False, featured: bool = True) -> builtins.list[Model]:
         """The featured models (``GET /models/featured``), or all public ones with
         ``featured=False`` (``GET /models/list``). ``refresh=True`` re-fetches."""
@@ -109,14 +111,17 @@ class Models(Resource):
             )
         return [Model.from_wire(item) for item in data if isinstance(item, dict)]
 
+    @strict_keywords
     def text_models(self, *, refresh: bool = False) -> builtins.list[str]:
         """Names of the featured text models (``type == "text-generation"``)."""
         return [m.model_name for m in self.list(refresh=refresh) if m.type == _TEXT_TYPE]
 
+    @strict_keywords
     def image_models(self, *, refresh: bool = False) -> builtins.list[str]:
         """Names of the featured image models (``reported_type == "text-to-image"``)."""
         return [m.model_name for m in self.list(refresh=refresh) if m.reported_type == _IMAGE_TYPE]
 
+    @strict_keywords
     def get(self, name: str) -> Model:
         """One model's information (``GET /models/{name}``)."""
         data = self._transport.request("GET", model_path("/models", name)).json()
@@ -134,6 +139,7 @@ class Models(Resource):
                     return model
         return None
 
+    @strict_keywords
     def replacement_for(self, name: str) -> Optional[str]:
         """The ``replaced_by`` of a deprecated model, from the cache or one lookup."""
         model = self.cached(name)

@@ -1,0 +1,94 @@
+"""One way for public methods to refuse a keyword they do not take, naming the closest one.
+
+Public signatures are explicit (no ``**params: Any``), so type checkers flag a misspelled
+option and Python itself refuses it at the call. :func:`strict_keywords` only improves the
+refusal: the ``TypeError`` Python raised while binding the arguments becomes an
+:class:`~deepinfra_sdk.ArgumentTypeError` (so ``except DeepInfraError`` catches it too) whose
+message names the closest valid keyword and, where the method has one, ``extra_body``.
+
+It costs one extra call on the hot path and does work only after Python refused the call:
+a ``TypeError`` raised inside the method body passes through untouched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from ._exceptions import ArgumentTypeError
+
+if TYPE_CHECKING:
+    from typing import ParamSpec
+
+    P = ParamSpec("P")
+
+__all__ = ["strict_keywords", "suggest_keyword"]
+
+R = TypeVar("R")
+
+
+def suggest_keyword(name: str, valid: Any) -> str:
+    """The fix for an unknown keyword ``name``: the closest of ``valid``, or the list."""
+    names = sorted(valid)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "valid keywords: " + ", ".join(names)
+
+
+def strict_keywords(func: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a public function so a call Python refuses raises :class:`ArgumentTypeError`.
+
+    The error keeps Python's own words (``Embeddings.create() got an unexpected keyword
+    argument 'dimension'``) and adds the fix. The signature, name and docstring are the
+    function's own, for help(), editors and the async twins built from it.
+    """
+    params = inspect.signature(func).parameters
+    keywords = frozenset(
+        name
+        for name, p in params.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in ("self", "cls")
+    )
+    hint = (
+        " (a field the SDK does not know goes in extra_body={...})"
+        if "extra_body" in keywords
+        else ""
+    )
+
+    def refused(exc: TypeError, kwargs: dict[str, Any]) -> TypeError:
+        tb = exc.__traceback__
+        if isinstance(exc, ArgumentTypeError) or tb is None or tb.tb_next is not None:
+            return exc  # raised inside the function, not by Python binding the call
+        message = str(exc)
+        unknown = [k for k in kwargs if k not in keywords]
+        if unknown:
+            message = f"{message}: {suggest_keyword(unknown[0], keywords)}{hint}"
+        return ArgumentTypeError(message)
+
+    if inspect.iscoroutinefunction(func):
+
+        async def acall(*args: P.args, **kwargs: P.kwargs) -> Any:
+            try:
+                coro = func(*args, **kwargs)
+            except TypeError as exc:
+                error = refused(exc, kwargs)
+                if error is exc:
+                    raise
+                raise error from None
+            return await coro
+
+        return functools.wraps(func)(acall)  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TypeError as exc:
+            error = refused(exc, kwargs)
+            if error is exc:
+                raise
+            raise error from None
+
+    return call

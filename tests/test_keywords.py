@@ -1,0 +1,273 @@
+"""Strict keywords: a misspelled option is refused with the closest valid one, never sent;
+argument errors are DeepInfraErrors and built-in ValueError/TypeError at once."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import deepinfra_sdk
+from deepinfra_sdk import (
+    ArgumentError,
+    ArgumentTypeError,
+    ArgumentValueError,
+    AsyncDeepInfraClient,
+    DeepInfraClient,
+    DeepInfraError,
+)
+from deepinfra_sdk._keywords import strict_keywords, suggest_keyword
+from deepinfra_sdk.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    server = Emulator().start()
+    yield server
+    server.stop()
+    assert server.handler_errors == []
+
+
+@pytest.fixture
+def client(emu: Emulator) -> Iterator[DeepInfraClient]:
+    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
+        yield c
+
+
+# Each misspelling a newcomer made (issue 15), with the keyword the error must suggest.
+MISSPELLED: list[tuple[Callable[[DeepInfraClient], Any], str, str]] = [
+    (
+        lambda c: c.embeddings.create(input="hi", dimension=8),
+        "dimension",
+        "dimensions",
+    ),
+    (lambda c: c.images.generate("a fox", widht=64), "widht", "width"),
+    (lambda c: c.images.generate("a fox", num_image=2), "num_image", "num_images"),
+    (lambda c: c.models.list(refesh=True), "refesh", "refresh"),
+    (lambda c: c.models.text_models(refrsh=True), "refrsh", "refresh"),
+    (lambda c: c.models.get(nme="a/b"), "nme", "name"),
+]
+
+
+@pytest.mark.parametrize(("call", "wrong", "right"), MISSPELLED)
+def test_a_misspelled_keyword_is_refused_naming_the_closest_and_nothing_is_sent(
+    client: DeepInfraClient,
+    emu: Emulator,
+    call: Callable[[DeepInfraClient], Any],
+    wrong: str,
+    right: str,
+) -> None:
+    before = len(emu.requests)
+    with pytest.raises(ArgumentTypeError) as info:
+        call(client)
+    message = str(info.value)
+    assert f"unexpected keyword argument '{wrong}'" in message
+    assert f"did you mean '{right}'?" in message
+    assert isinstance(info.value, TypeError) and isinstance(info.value, DeepInfraError)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert len(emu.requests) == before
+
+
+def test_the_hint_points_at_extra_body_where_the_method_has_one(client: DeepInfraClient) -> None:
+    with pytest.raises(ArgumentTypeError, match=r"extra_body=\{\.\.\.\}") as info:
+        client.embeddings.create(input="hi", scheduler="x")
+    assert "valid keywords: dimensions, encoding_format, extra_body, input" in str(info.value)
+    with pytest.raises(ArgumentTypeError) as info:
+        client.models.list(zzz=1)
+    assert "extra_body" not in str(info.value)
+
+
+def test_extra_body_sends_a_field_the_sdk_does_not_model(
+    client: DeepInfraClient, emu: Emulator
+) -> None:
+    client.embeddings.create(input="hi", extra_body={"normalize": True})
+    assert emu.requests[-1].json["normalize"] is True
+    client.images.generate("a fox", width=64, height=64, extra_body={"scheduler": "euler"})
+    assert emu.requests[-1].json["scheduler"] == "euler"
+
+
+def test_a_misspelled_client_option_is_refused_too() -> None:
+    with pytest.raises(ArgumentTypeError, match="did you mean 'max_retries'"):
+        DeepInfraClient(max_retry=3)  # type: ignore[call-arg]
+    with pytest.raises(ArgumentTypeError, match="did you mean 'max_concurrency'"):
+        AsyncDeepInfraClient(max_concurency=3)  # type: ignore[call-arg]
+
+
+@pytest.mark.anyio
+async def test_the_async_twins_refuse_the_same_way(emu: Emulator) -> None:
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as aclient:
+        before = len(emu.requests)
+        with pytest.raises(ArgumentTypeError, match="did you mean 'dimensions'"):
+            await aclient.embeddings.create(input="hi", dimension=8)  # type: ignore[call-arg]
+        with pytest.raises(ArgumentTypeError, match="did you mean 'height'"):
+            await aclient.images.generate("a fox", hieght=64)  # type: ignore[call-arg]
+        with pytest.raises(ArgumentTypeError, match="did you mean 'featured'"):
+            await aclient.models.list(featurd=False)  # type: ignore[call-arg]
+        assert len(emu.requests) == before
+
+
+class _Thing:
+    @strict_keywords
+    def method(self, /, first: int, *, second: int = 0) -> int:
+        if first < 0:
+            raise TypeError("raised by the body itself")
+        return first + second
+
+    @strict_keywords
+    async def amethod(self, *, value: int) -> int:
+        if value < 0:
+            raise TypeError("raised by the body itself")
+        return value
+
+
+def test_a_type_error_from_the_body_passes_untouched() -> None:
+    thing = _Thing()
+    assert thing.method(1, second=2) == 3
+    with pytest.raises(TypeError, match="raised by the body itself") as info:
+        thing.method(-1)
+    assert type(info.value) is TypeError
+
+
+def test_every_refusal_python_makes_becomes_an_argument_type_error() -> None:
+    thing = _Thing()
+    with pytest.raises(ArgumentTypeError, match=r"missing 1 required positional argument"):
+        thing.method()  # type: ignore[call-arg]
+    with pytest.raises(ArgumentTypeError, match=r"positional argument"):
+        thing.method(1, 2)  # type: ignore[misc]
+    with pytest.raises(ArgumentTypeError, match=r"'secnd': did you mean 'second'\?$"):
+        thing.method(1, secnd=2)  # type: ignore[call-arg]
+
+
+@pytest.mark.anyio
+async def test_a_coroutine_function_stays_one_and_is_checked() -> None:
+    thing = _Thing()
+    assert inspect.iscoroutinefunction(_Thing.amethod)
+    assert await thing.amethod(value=4) == 4
+    with pytest.raises(ArgumentTypeError, match="did you mean 'value'"):
+        await thing.amethod(valeu=4)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="raised by the body itself") as info:
+        await thing.amethod(value=-1)
+    assert type(info.value) is TypeError
+
+
+def test_the_wrapper_keeps_signature_name_and_docs() -> None:
+    generate = DeepInfraClient.__init__
+    assert generate.__name__ == "__init__"
+    from deepinfra_sdk.resources import Embeddings
+
+    assert "extra_body" in inspect.signature(Embeddings.create).parameters
+    assert Embeddings.create.__doc__ and "Embed one text" in Embeddings.create.__doc__
+
+
+def test_suggestions() -> None:
+    assert suggest_keyword("temprature", ["temperature", "top_p"]) == "did you mean 'temperature'?"
+    assert suggest_keyword("max_token", ["max_tokens", "n"]) == "did you mean 'max_tokens'?"
+    assert suggest_keyword("zzz", ["b", "a"]) == "valid keywords: a, b"
+
+
+def _public_methods() -> Iterator[tuple[str, Any]]:
+    from deepinfra_sdk import aio, resources
+
+    for owner in (
+        resources.Models,
+        resources.Images,
+        resources.Embeddings,
+        aio.AsyncModels,
+        aio.AsyncImages,
+        aio.AsyncEmbeddings,
+        DeepInfraClient,
+        AsyncDeepInfraClient,
+    ):
+        for name, member in vars(owner).items():
+            if callable(member) and (not name.startswith("_") or name == "__init__"):
+                yield f"{owner.__name__}.{name}", member
+
+
+@pytest.mark.parametrize(("name", "method"), list(_public_methods()))
+def test_public_signatures_are_explicit(name: str, method: Any) -> None:
+    kinds = {p.kind for p in inspect.signature(method).parameters.values()}
+    assert inspect.Parameter.VAR_KEYWORD not in kinds, f"{name} swallows unknown keywords"
+
+
+def test_argument_errors_are_deep_infra_errors_and_builtins(client: DeepInfraClient) -> None:
+    assert issubclass(ArgumentValueError, ValueError) and issubclass(
+        ArgumentValueError, ArgumentError
+    )
+    assert issubclass(ArgumentTypeError, TypeError) and issubclass(ArgumentTypeError, ArgumentError)
+    assert issubclass(ArgumentError, DeepInfraError)
+    for name in ("ArgumentError", "ArgumentValueError", "ArgumentTypeError"):
+        assert name in deepinfra_sdk.__all__
+    cases: list[Callable[[], Any]] = [
+        lambda: client.embeddings.create(model="not a model", input="x"),
+        lambda: client.embeddings.create(input=[]),
+        lambda: client.images.generate(""),
+        lambda: client.images.generate("x", width=0),
+        lambda: client.models.get("../etc"),
+        lambda: client.chat.completions.create(model="m/x", messages=[]),
+        lambda: client.chat.completions.create(model="m/x", messages="hi"),  # type: ignore[arg-type]
+        lambda: DeepInfraClient(base_url="ftp://x"),
+        lambda: DeepInfraClient(timeout="soon"),  # type: ignore[arg-type]
+        lambda: DeepInfraClient(api_key=""),
+    ]
+    for case in cases:
+        with pytest.raises(DeepInfraError) as info:
+            case()
+        assert isinstance(info.value, ArgumentError)
+        assert isinstance(info.value, (ValueError, TypeError))
+
+
+def test_argument_errors_pickle() -> None:
+    err = ArgumentValueError("bad width: use a positive number")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is ArgumentValueError and str(back) == str(err)
+
+
+@pytest.mark.slow
+def test_mypy_flags_a_misspelled_keyword(tmp_path: Path) -> None:
+    """Type checkers see the explicit signatures: a typo fails the check, not the call."""
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(
+        textwrap.dedent(
+            """
+            from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient
+
+            client = DeepInfraClient(api_key="x")
+            client.embeddings.create(input="hello", dimension=8)
+            client.images.generate("a fox", widht=64)
+            client.embeddings.create(input="hello", dimensions=8)
+
+            async def main() -> None:
+                aclient = AsyncDeepInfraClient(api_key="x")
+                await aclient.images.generate("a fox", hieght=64)
+            """
+        ),
+        encoding="utf-8",
+    )
+    # The package is found through MYPYPATH here, whatever the install mode: resolving it
+    # as the README installs it is test_install.py's concern.
+    env = {**os.environ, "MYPYPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(snippet)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert 'Unexpected keyword argument "dimension"' in out, out
+    assert 'Unexpected keyword argument "widht"' in out, out
+    assert 'Unexpected keyword argument "hieght"' in out, out
+    assert out.count("error:") == 3, out
