@@ -137,7 +137,7 @@ def test_per_item_errors_stay_in_place_and_do_not_stop_the_batch(
     with pytest.raises(BatchError) as info:
         results.raise_on_error()
     assert [f.index for f in info.value.failures] == [2, 5, 7]
-    assert "3 of 10 requests failed; the first, request 2: ValueError" in str(info.value)
+    assert "3 of 10 requests failed; the first, request 2: ArgumentValueError" in str(info.value)
     assert info.value.__cause__ is results[2].error
     with pytest.raises(NotFoundError):
         results[5].unwrap()
