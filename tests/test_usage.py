@@ -125,7 +125,8 @@ def test_images_count_inference_status_cost(client: DeepInfraClient) -> None:
     assert totals.unpriced == 0
 
 
-def test_embeddings_count_tokens_and_cost(client: DeepInfraClient) -> None:
+def test_embeddings_count_tokens_and_cost(emu: Emulator, client: DeepInfraClient) -> None:
+    emu.shapes = "lean"  # the lean answer carries estimated_cost
     result = client.embeddings.create(model=EMBED_MODEL, input=["one two three", "four"])
     assert result.usage is not None and result.usage.estimated_cost
     totals = client.usage.by_model()[EMBED_MODEL]
@@ -133,6 +134,16 @@ def test_embeddings_count_tokens_and_cost(client: DeepInfraClient) -> None:
     assert totals.prompt_tokens == totals.total_tokens == result.usage.prompt_tokens
     assert totals.completion_tokens == 0
     assert totals.cost_exact == exact(result.usage.estimated_cost)
+
+
+def test_embeddings_without_a_cost_count_tokens_as_unpriced(client: DeepInfraClient) -> None:
+    # As recorded (real-traffic/embeddings_bge_base_2024-11.json): usage carries no cost, and
+    # none is made up.
+    result = client.embeddings.create(model=EMBED_MODEL, input=["one two three", "four"])
+    assert result.usage is not None and result.usage.estimated_cost is None
+    totals = client.usage.by_model()[EMBED_MODEL]
+    assert totals.prompt_tokens == result.usage.prompt_tokens
+    assert (totals.requests, totals.unpriced, totals.cost_exact) == (1, 1, 0)
 
 
 def test_an_answer_without_usage_counts_as_unpriced() -> None:

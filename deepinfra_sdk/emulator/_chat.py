@@ -7,15 +7,23 @@ is the exact number of tokens produced, with finish reason ``length``; otherwise
 has ``answer_tokens`` tokens and finishes with ``stop``. ``stop`` strings cut the answer.
 ``tools`` make the answer one tool call; the reasoning model thinks aloud in
 ``reasoning_content`` first; ``response_format`` asks for JSON.
+
+Shapes: ``"recorded"`` (the default) answers as the real service was recorded to
+(``real-traffic/chat_*``): every delta repeats ``"role": "assistant"`` and carries
+``"tool_calls": null``, every chunk before the finish one has ``"usage": null``, stream JSON
+uses spaced separators, messages carry ``"name": null, "tool_calls": null`` and no
+``logprobs``, ids are ``chatcmpl-`` + 24 (stream) or 32 (non-stream) characters. ``"lean"``
+is the minimal OpenAI shape: only the fields that carry something, compact JSON.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ._catalogue import REASONING_MODELS, usable_model
 from ._errors import APIError, openai_error, validation_error
@@ -24,7 +32,9 @@ from ._sse import DONE
 from ._text import answer_tokens_for, count_tokens, fake_value, message_text, pieces, seed_of
 from ._validate import optional_int, optional_number
 
-__all__ = ["ChatPlan", "Choice", "ToolCall", "plan_chat"]
+__all__ = ["SHAPES", "ChatPlan", "Choice", "ToolCall", "plan_chat"]
+
+SHAPES = ("recorded", "lean")
 
 _ROLES = ("system", "user", "assistant", "tool", "developer", "function")
 _MAX_N = 4
@@ -39,6 +49,13 @@ def _quote(text: str) -> str:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def _chat_id(shapes: str, stream: bool) -> str:
+    if shapes == "lean":
+        return new_id("chatcmpl-", 10)
+    # As recorded in 2024: 24 letters and digits in streams, 32 hex digits otherwise.
+    return new_id("chatcmpl-", 24) if stream else "chatcmpl-" + secrets.token_hex(16)
 
 
 @dataclass
@@ -82,8 +99,18 @@ class ChatPlan:
     prompt_tokens: int
     pricing: Dict[str, Any]
     include_usage: bool = True
-    id: str = field(default_factory=lambda: new_id("chatcmpl-", 10))
+    shapes: str = "recorded"
+    id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = _chat_id(self.shapes, self.stream)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether answers take the recorded shapes (see the module docstring)."""
+        return self.shapes == "recorded"
 
     def usage(self) -> Dict[str, Any]:
         """``usage`` with DeepInfra's ``estimated_cost`` (USD; the catalogue prices in cents)."""
@@ -93,6 +120,13 @@ class ChatPlan:
             cents = self.prompt_tokens * float(self.pricing["cents_per_input_token"])
             cents += completion * float(self.pricing["cents_per_output_token"])
             cost = round(cents / 100, 12)
+        if self.recorded:  # the recorded key order
+            return {
+                "prompt_tokens": self.prompt_tokens,
+                "total_tokens": self.prompt_tokens + completion,
+                "completion_tokens": completion,
+                "estimated_cost": cost,
+            }
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
@@ -107,6 +141,9 @@ class ChatPlan:
             message: Dict[str, Any] = {"role": "assistant", "content": "".join(c.content)}
             if c.reasoning:
                 message["reasoning_content"] = "".join(c.reasoning)
+            if self.recorded:
+                message["name"] = None
+                message["tool_calls"] = None
             if c.tool_call is not None:
                 message["content"] = None
                 message["tool_calls"] = [
@@ -116,14 +153,14 @@ class ChatPlan:
                         "function": {"name": c.tool_call.name, "arguments": c.tool_call.arguments},
                     }
                 ]
-            choices.append(
-                {
-                    "index": c.index,
-                    "message": message,
-                    "finish_reason": c.finish_reason,
-                    "logprobs": None,
-                }
-            )
+            choice: Dict[str, Any] = {
+                "index": c.index,
+                "message": message,
+                "finish_reason": c.finish_reason,
+            }
+            if not self.recorded:  # the recorded choice has no "logprobs" key
+                choice["logprobs"] = None
+            choices.append(choice)
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -138,16 +175,9 @@ class ChatPlan:
 
         A generator, so a long stream starts flowing before its end has been built.
         """
-        head = (
-            f'{{"id":{json.dumps(self.id)},"object":"chat.completion.chunk",'
-            f'"created":{self.created},"model":{json.dumps(self.model)},"choices":[{{"index":'
-        )
-
-        def delta(index: int, body: str) -> str:
-            return f'{head}{index},"delta":{body},"finish_reason":null}}]}}'
-
+        delta = self._delta_encoder()
         for c in self.choices:
-            yield delta(c.index, '{"role":"assistant","content":""}')
+            yield delta(c.index, "role", "")
         # Tokens of all choices interleave, position by position, as servers send them.
         for key in ("reasoning_content", "content"):
             streams: List[Tuple[int, List[str]]] = [
@@ -158,7 +188,7 @@ class ChatPlan:
             for position in range(longest):
                 for index, tokens in streams:
                     if position < len(tokens):
-                        yield delta(index, f'{{"{key}":{_quote(tokens[position])}}}')
+                        yield delta(index, key, _quote(tokens[position]))
         for c in self.choices:
             call = c.tool_call
             if call is None:
@@ -169,10 +199,10 @@ class ChatPlan:
                 "type": "function",
                 "function": {"name": call.name, "arguments": ""},
             }
-            yield delta(c.index, _compact({"tool_calls": [opening]}))
+            yield delta(c.index, "tool_calls", self._dumps([opening]))
             for piece in call.fragments():
                 fragment = {"index": 0, "function": {"arguments": piece}}
-                yield delta(c.index, _compact({"tool_calls": [fragment]}))
+                yield delta(c.index, "tool_calls", self._dumps([fragment]))
         for i, c in enumerate(self.choices):
             finish: Dict[str, Any] = {
                 "id": self.id,
@@ -184,8 +214,51 @@ class ChatPlan:
             # DeepInfra puts usage on the chunk that finishes (the last one, for n > 1).
             if self.include_usage and i == len(self.choices) - 1:
                 finish["usage"] = self.usage()
-            yield _compact(finish)
+            elif self.recorded:
+                finish["usage"] = None
+            yield self._dumps(finish)
         yield DONE
+
+    def _dumps(self, value: Any) -> str:
+        # Recorded streams use json.dumps's default, spaced separators.
+        return json.dumps(value) if self.recorded else _compact(value)
+
+    def _delta_encoder(self) -> Callable[[int, str, str], str]:
+        """``delta(choice_index, key, value_json)``: the payload of a chunk whose delta sets
+        ``key`` (``content``, ``reasoning_content`` or ``tool_calls``) to ``value_json``;
+        key ``role`` makes a choice's opening chunk (role and empty content).
+
+        Built from string templates: a stream's chunks differ only in these three parts, and
+        json.dumps per token would cost more than the rest of the emulator's work.
+        """
+        model, id_ = json.dumps(self.model), json.dumps(self.id)
+        if not self.recorded:
+            head = (
+                f'{{"id":{id_},"object":"chat.completion.chunk",'
+                f'"created":{self.created},"model":{model},"choices":[{{"index":'
+            )
+
+            def lean(index: int, key: str, value: str) -> str:
+                body = '"role":"assistant","content":""' if key == "role" else f'"{key}":{value}'
+                return f'{head}{index},"delta":{{{body}}},"finish_reason":null}}]}}'
+
+            return lean
+        head = (
+            f'{{"id": {id_}, "object": "chat.completion.chunk", '
+            f'"created": {self.created}, "model": {model}, "choices": [{{"index": '
+        )
+        tail = ', "finish_reason": null}], "usage": null}'
+
+        def recorded(index: int, key: str, value: str) -> str:
+            if key == "role":
+                key, value = "content", '""'
+            if key == "tool_calls":
+                body = f'"role": "assistant", "content": null, "tool_calls": {value}'
+            else:
+                body = f'"role": "assistant", "{key}": {value}, "tool_calls": null'
+            return f'{head}{index}, "delta": {{{body}}}{tail}'
+
+        return recorded
 
 
 def _validate_messages(messages: Any) -> List[Dict[str, Any]]:
@@ -273,8 +346,8 @@ def _pick_tool(tools: Any, tool_choice: Any) -> Optional[Dict[str, Any]]:
     return first
 
 
-def plan_chat(body: Dict[str, Any], answer_tokens: int) -> ChatPlan:
-    """Validate a chat request like DeepInfra does and decide its answer."""
+def plan_chat(body: Dict[str, Any], answer_tokens: int, shapes: str = "recorded") -> ChatPlan:
+    """Validate a chat request like DeepInfra does and decide its answer (in ``shapes``)."""
     missing = [name for name in ("model", "messages") if name not in body]
     if missing:
         raise APIError(
@@ -360,6 +433,7 @@ def plan_chat(body: Dict[str, Any], answer_tokens: int) -> ChatPlan:
         prompt_tokens=prompt_tokens,
         pricing=entry["pricing"],
         include_usage=include_usage,
+        shapes=shapes,
     )
 
 

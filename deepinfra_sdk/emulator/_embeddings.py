@@ -65,8 +65,13 @@ def _inputs(value: Any) -> List[str]:
     raise validation_error(loc, "str or a list of str expected", "type_error")
 
 
-def embeddings_response(body: Dict[str, Any]) -> Dict[str, Any]:
-    """The answer to ``POST /v1/openai/embeddings``."""
+def embeddings_response(body: Dict[str, Any], shapes: str = "recorded") -> Dict[str, Any]:
+    """The answer to ``POST /v1/openai/embeddings``.
+
+    Recorded shape (``real-traffic/embeddings_bge_base_2024-11.json``): ``object``, ``model``,
+    ``usage`` without ``estimated_cost``, then ``data`` with items ``index`` first. The lean
+    shape keeps OpenAI's order and adds the cost.
+    """
     texts = _inputs(body.get("input"))
     entry = usable_model(body.get("model"), "embeddings", _ROUTE)
     name = entry["model_name"]
@@ -83,8 +88,15 @@ def embeddings_response(body: Dict[str, Any]) -> Dict[str, Any]:
     for index, text in enumerate(texts):
         vector = embed(name, text, dimensions)
         encoded: Any = _float32_base64(vector) if encoding == "base64" else vector
-        data.append({"object": "embedding", "index": index, "embedding": encoded})
+        data.append({"index": index, "object": "embedding", "embedding": encoded})
     tokens = sum(max(1, count_tokens(t)) for t in texts)
+    if shapes == "recorded":
+        return {
+            "object": "list",
+            "model": str(body.get("model")),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            "data": data,
+        }
     cents = tokens * float(entry["pricing"].get("cents_per_input_token", 0.0))
     return {
         "object": "list",

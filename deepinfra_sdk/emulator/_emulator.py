@@ -7,6 +7,7 @@ import threading
 from types import TracebackType
 from typing import Callable, Iterable, List, Optional, Sequence, Type
 
+from ._chat import SHAPES
 from ._faults import FRAMINGS, LINE_ENDINGS, Fault, RandomFaults
 from ._recording import RecordedRequest
 from ._server import Server
@@ -15,6 +16,7 @@ from ._state import State
 __all__ = ["DEFAULT_API_KEY", "Emulator"]
 
 DEFAULT_API_KEY = "emulator-key"
+DEFAULT_PING_INTERVAL = 15.0  # sse-starlette's default, which DeepInfra's pings come from
 _JOIN_TIMEOUT = 2.0
 
 
@@ -34,6 +36,22 @@ def _check_line_ending(value: str) -> str:
     if value not in LINE_ENDINGS:
         raise ValueError(f"line_ending must be one of {LINE_ENDINGS!r}, not {value!r}")
     return value
+
+
+def _check_shapes(value: str) -> str:
+    if value not in SHAPES:
+        raise ValueError(f"shapes must be one of {', '.join(SHAPES)}, not {value!r}")
+    return value
+
+
+def _check_ping(value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(
+            f"ping_interval must be a positive number of seconds or None, not {value!r}"
+        )
+    return float(value)
 
 
 def _check_tokens(value: int) -> int:
@@ -56,10 +74,19 @@ class Emulator:
 
     ``api_keys`` None accepts any non-empty bearer token; ``require_auth=False`` also serves
     requests without ``Authorization`` (a present but wrong key is still refused).
-    ``token_delay``, ``framing``, ``line_ending``, ``answer_tokens`` and ``event_gate`` may
-    be changed while running; they apply to requests that arrive afterwards.
+    ``token_delay``, ``framing``, ``line_ending``, ``answer_tokens``, ``event_gate``,
+    ``shapes``, ``ping_interval`` and ``any_model`` may be changed while running; they apply
+    to requests that arrive afterwards.
     ``ssl_context`` (a server-side :class:`ssl.SSLContext` holding a certificate for the
     host) serves HTTPS instead, to test TLS settings; :attr:`url` then starts ``https://``.
+
+    ``shapes="recorded"`` (the default) answers in the shapes recorded from the real service
+    (explicit nulls in chunks and messages, spaced stream JSON, realistic ids, embeddings
+    usage without a cost); ``"lean"`` sends only the fields that carry something.
+    ``ping_interval`` (seconds, default 15 as at DeepInfra; None: never) sends a
+    ``: ping - <UTC time>`` comment whenever a stream has been idle that long.
+    ``any_model=True`` serves any well-formed ``owner/name``, not only the catalogue's, as a
+    model of the type the route needs.
     """
 
     def __init__(
@@ -75,6 +102,9 @@ class Emulator:
         answer_tokens: int = 24,
         verbose: bool = False,
         ssl_context: Optional[ssl.SSLContext] = None,
+        shapes: str = "recorded",
+        ping_interval: Optional[float] = DEFAULT_PING_INTERVAL,
+        any_model: bool = False,
     ) -> None:
         keys = tuple(api_keys) if api_keys is not None else None
         if keys is not None and not all(isinstance(k, str) and k for k in keys):
@@ -89,6 +119,9 @@ class Emulator:
             line_ending=_check_line_ending(line_ending),
             answer_tokens=_check_tokens(answer_tokens),
             verbose=bool(verbose),
+            shapes=_check_shapes(shapes),
+            ping_interval=_check_ping(ping_interval),
+            any_model=bool(any_model),
         )
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise ValueError(f"ssl_context must be an ssl.SSLContext, not {ssl_context!r}")
@@ -245,6 +278,33 @@ class Emulator:
     @event_gate.setter
     def event_gate(self, gate: Optional[Callable[[int], None]]) -> None:
         self._state.event_gate = gate
+
+    @property
+    def shapes(self) -> str:
+        """``recorded`` | ``lean``: the shape of answers (see the class docstring)."""
+        return self._state.shapes
+
+    @shapes.setter
+    def shapes(self, value: str) -> None:
+        self._state.shapes = _check_shapes(value)
+
+    @property
+    def ping_interval(self) -> Optional[float]:
+        """Idle seconds after which a stream sends a ``: ping`` comment (None: never)."""
+        return self._state.ping_interval
+
+    @ping_interval.setter
+    def ping_interval(self, value: Optional[float]) -> None:
+        self._state.ping_interval = _check_ping(value)
+
+    @property
+    def any_model(self) -> bool:
+        """Whether any well-formed ``owner/name`` is served (not only the catalogue's)."""
+        return self._state.any_model
+
+    @any_model.setter
+    def any_model(self, value: bool) -> None:
+        self._state.any_model = bool(value)
 
     @property
     def verbose(self) -> bool:

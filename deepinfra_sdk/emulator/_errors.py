@@ -1,8 +1,11 @@
 """Error bodies in every shape DeepInfra is known to answer with (see wire.md, "Errors").
 
 Routes raise :class:`APIError`; the server turns it into a response. Faults build their
-bodies with :func:`fault_body`, which knows the five JSON shapes, a text body, and the
-"realistic" choice per status code that ``body_shape="auto"`` stands for.
+bodies with :func:`fault_body`, which knows the JSON shapes, a text body, and the
+"realistic" choice per status code that ``body_shape="auto"`` stands for: the recorded body
+where one exists (``real-traffic/err_*.json``: 403 ``{"detail":{"error":"Not authenticated"}}``,
+404 ``{"detail":"Not Found"}``, 429 ``{"error":{"message":"Model busy, retry later"}}``, a JSON
+500), wire.md's report otherwise.
 """
 
 from __future__ import annotations
@@ -15,13 +18,23 @@ __all__ = [
     "APIError",
     "default_message",
     "fault_body",
+    "message_error",
     "native_error",
     "openai_error",
     "validation_error",
 ]
 
 BODY_SHAPES = frozenset(
-    {"auto", "error_str", "error_obj", "detail_str", "detail_obj", "detail_list", "text"}
+    {
+        "auto",
+        "error_str",
+        "error_msg",
+        "error_obj",
+        "detail_str",
+        "detail_obj",
+        "detail_list",
+        "text",
+    }
 )
 
 Loc = Sequence[Union[str, int]]
@@ -31,8 +44,8 @@ _MESSAGES = {
     400: "Bad request",
     401: "Not authenticated",
     402: "Payment required: your account balance is insufficient",
-    403: "Forbidden",
-    404: "Not found",
+    403: "Not authenticated",
+    404: "Not Found",
     422: "Unprocessable entity",
     423: "Model is locked, retry later",
     429: "Model busy, retry later",
@@ -42,20 +55,22 @@ _MESSAGES = {
     504: "Gateway Timeout",
 }
 
-# What "auto" means per status: the shape wire.md reports for it; 400 depends on the route.
+# What "auto" means per status: the recorded shape, else the one wire.md reports; 400 depends
+# on the route. Native inference and model info answer 403/404 as {"error": str} (wire.md).
 _AUTO_SHAPES = {
     401: "error_obj",
     402: "detail_obj",
-    403: "error_str",
-    404: "error_str",
+    403: "detail_obj",
+    404: "detail_str",
     422: "detail_list",
     423: "error_str",
-    429: "detail_str",
-    500: "text",
+    429: "error_msg",
+    500: "error_msg",
     502: "text",
     503: "error_str",
     504: "text",
 }
+_NATIVE_AUTO_SHAPES = {403: "error_str", 404: "error_str"}
 
 
 class APIError(Exception):
@@ -118,6 +133,11 @@ def openai_error(
     return APIError(status, body)
 
 
+def message_error(status: int, message: str) -> APIError:
+    """``{"error": {"message": ...}}`` and nothing else, as DeepInfra's 429 and 500 say."""
+    return APIError(status, {"error": {"message": message}})
+
+
 def native_error(status: int, message: str) -> APIError:
     """``{"error": "..."}``, as native inference and model info say."""
     return APIError(status, {"error": message})
@@ -144,13 +164,18 @@ def _html(status: int, message: str) -> str:
 def fault_body(status: int, shape: str, message: Optional[str], *, openai_route: bool) -> APIError:
     """The error answer a status fault sends, in ``shape`` (one of :data:`BODY_SHAPES`)."""
     if shape == "auto":
-        shape = _AUTO_SHAPES.get(status, "error_obj" if openai_route else "error_str")
+        native = {} if openai_route else _NATIVE_AUTO_SHAPES
+        shape = native.get(status) or _AUTO_SHAPES.get(
+            status, "error_obj" if openai_route else "error_str"
+        )
     if message is None:
         # The 401 shape from before 2024 carried its own word.
         message = "Unauthorised" if (status == 401 and shape == "error_str") else None
         message = message or default_message(status)
     if shape == "error_str":
         return APIError(status, {"error": message})
+    if shape == "error_msg":
+        return message_error(status, message)
     if shape == "error_obj":
         return openai_error(status, message)
     if shape == "detail_str":

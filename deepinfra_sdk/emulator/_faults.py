@@ -74,8 +74,9 @@ class Fault:
     status: Optional[int] = None
     """Answer with this HTTP status (and an error body) instead of serving the request."""
     body_shape: str = "auto"
-    """``error_str`` | ``error_obj`` | ``detail_str`` | ``detail_obj`` | ``detail_list`` |
-    ``text`` | ``auto`` (the shape DeepInfra is reported to use for that status)."""
+    """``error_str`` | ``error_msg`` (``{"error": {"message"}}`` only) | ``error_obj`` |
+    ``detail_str`` | ``detail_obj`` | ``detail_list`` | ``text`` | ``auto`` (the shape
+    DeepInfra was recorded or is reported to use for that status)."""
     message: Optional[str] = None
     """The error message (also used by ``error_frame``); a realistic default otherwise."""
     retry_after: Optional[str] = None

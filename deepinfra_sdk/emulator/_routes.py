@@ -36,6 +36,8 @@ class Request:
     request_id: str
     authorized: bool
     answer_tokens: int
+    shapes: str = "recorded"
+    any_model: bool = False
 
 
 def _allow(req: Request, method: str) -> None:
@@ -103,7 +105,7 @@ def _openai_model_info(req: Request, rest: str) -> Reply:
 def _chat(req: Request) -> Reply:
     _allow(req, "POST")
     _auth(req)
-    plan = plan_chat(_body(req, True), req.answer_tokens)
+    plan = plan_chat(_body(req, True), req.answer_tokens, req.shapes)
     if plan.stream:
         return Reply(
             content_type="text/event-stream", headers=list(_SSE_HEADERS), events=plan.events()
@@ -111,11 +113,15 @@ def _chat(req: Request) -> Reply:
     return Reply(payload=plan.completion())
 
 
-def _post(handler: Callable[[Dict[str, Any]], Dict[str, Any]]) -> Callable[[Request], Reply]:
+def _post(
+    handler: Callable[..., Dict[str, Any]], shaped: bool = False
+) -> Callable[[Request], Reply]:
+    # shaped: the handler also takes the emulator's answer shapes ("recorded" or "lean").
     def serve(req: Request) -> Reply:
         _allow(req, "POST")
         _auth(req)
-        return Reply(payload=handler(_body(req, True)))
+        body = _body(req, True)
+        return Reply(payload=handler(body, req.shapes) if shaped else handler(body))
 
     return serve
 
@@ -144,7 +150,7 @@ _EXACT: Dict[str, Callable[[Request], Reply]] = {
     "/models/list": lambda req: _list(req, lambda: CATALOGUE),
     f"{_OPENAI}/models": _openai_models,
     f"{_OPENAI}/chat/completions": _chat,
-    f"{_OPENAI}/embeddings": _post(embeddings_response),
+    f"{_OPENAI}/embeddings": _post(embeddings_response, shaped=True),
     f"{_OPENAI}/images/generations": _post(openai_images),
 }
 

@@ -263,6 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
                     request_id=request_id,
                     authorized=state.authorized(headers.get("authorization")),
                     answer_tokens=state.answer_tokens,
+                    shapes=state.shapes,
+                    any_model=state.any_model,
                 )
             )
         if (
@@ -310,6 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
             how.framing = framing or state.framing
             how.token_delay = state.token_delay if delay is None else delay
             how.gate = state.event_gate
+            how.ping_interval = state.ping_interval
+            how.line_ending = line_ending
             how.events_point = fault.after_events if fault is not None else 0
         else:
             body = reply.body()

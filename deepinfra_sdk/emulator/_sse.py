@@ -8,19 +8,26 @@ that change how and when bytes *travel* belong to :mod:`._transport`.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Iterable, Optional
 
 from ._faults import Fault
 
-__all__ = ["DONE", "MALFORMED", "encode_events", "error_frame"]
+__all__ = ["DONE", "MALFORMED", "encode_events", "error_frame", "ping_comment"]
 
 DONE = "[DONE]"
 MALFORMED = "{not json"
 _BOM = b"\xef\xbb\xbf"
 _COMMENT = b": keep-alive"
-_CONTENT = b'"content":"'
+_CONTENT = (b'"content":"', b'"content": "')
 _NOT_UTF8 = b"\xff\xfe"
 _DEFAULT_ERROR = "Requested token count exceeds the model's maximum context length"
+
+
+def ping_comment(line_ending: str) -> bytes:
+    """An idle keep-alive as DeepInfra sends it (sse-starlette's), such as
+    ``: ping - 2025-04-13 03:55:09.637341+00:00`` and a blank line."""
+    return f": ping - {datetime.now(timezone.utc)}{line_ending * 2}".encode("ascii")
 
 
 def error_frame(kind: str, message: Optional[str]) -> str:
@@ -53,14 +60,22 @@ def _padded(payload: str, size: int) -> str:
     return "{" + " " * missing + payload[1:]
 
 
+def _after(block: bytes, marks: Iterable[bytes]) -> int:
+    # Where the first of ``marks`` (compact or spaced JSON) ends in ``block``; -1: none.
+    for mark in marks:
+        at = block.find(mark)
+        if at >= 0:
+            return at + len(mark)
+    return -1
+
+
 def _with_invalid_utf8(block: bytes) -> bytes:
     # Inside a JSON string, so the frame is still JSON once a client replaces the bytes.
-    at = block.find(_CONTENT)
-    if at >= 0:
-        at += len(_CONTENT)
-    else:
-        at = block.find(b'":"')
-        at = at + 3 if at >= 0 else len(b"data: ")
+    at = _after(block, _CONTENT)
+    if at < 0:
+        at = _after(block, (b'":"', b'": "'))
+    if at < 0:
+        at = len(b"data: ")
     return block[:at] + _NOT_UTF8 + block[at:]
 
 

@@ -29,6 +29,9 @@ class State:
         line_ending: str,
         answer_tokens: int,
         verbose: bool,
+        shapes: str = "recorded",
+        ping_interval: Optional[float] = None,
+        any_model: bool = False,
     ) -> None:
         self.api_keys = api_keys
         self._accepted: Optional[FrozenSet[str]] = (
@@ -40,6 +43,9 @@ class State:
         self.line_ending = line_ending
         self.answer_tokens = answer_tokens
         self.verbose = verbose
+        self.shapes = shapes
+        self.ping_interval = ping_interval
+        self.any_model = any_model
         self.event_gate: Optional[Callable[[int], None]] = None
         self.requests: List[RecordedRequest] = []
         self.errors: List[str] = []

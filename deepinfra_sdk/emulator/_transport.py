@@ -21,6 +21,7 @@ from http import HTTPStatus
 from typing import Callable, Iterable, Optional, Protocol, Sequence, Tuple
 
 from ._faults import Fault
+from ._sse import ping_comment
 
 __all__ = ["Connection", "Delivery", "Stopped", "deliver", "head", "pause"]
 
@@ -52,6 +53,10 @@ class Delivery:
     fault: Optional[Fault] = None
     events_point: int = 0
     """Block index of the fault's ``after_events`` point."""
+    ping_interval: Optional[float] = None
+    """Idle seconds between events after which a ``: ping`` comment is sent (not with
+    ``content-length`` framing, whose length is fixed before the first event)."""
+    line_ending: str = "\n"
 
 
 def _reason(status: int) -> str:
@@ -127,6 +132,18 @@ def pause(conn: Connection, seconds: float) -> None:
         raise Stopped
 
 
+def _idle(conn: Connection, writer: _Writer, how: Delivery, seconds: float) -> None:
+    # The pause between two events, with a ping each time the stream has been quiet for
+    # ping_interval (DeepInfra's keep-alive on slow streams).
+    interval = how.ping_interval if how.framing != "content-length" else None
+    while interval is not None and seconds >= interval:
+        pause(conn, interval)
+        seconds -= interval
+        writer.block(ping_comment(how.line_ending))
+        writer.flush()
+    pause(conn, seconds)
+
+
 def _fault_point(conn: Connection, writer: _Writer, fault: Optional[Fault], point: str) -> bool:
     # Stall, then tell whether the connection is to be reset here.
     if fault is None:
@@ -173,7 +190,7 @@ def deliver(
             return "reset"
         if sent and how.token_delay > 0:
             writer.flush()
-            pause(conn, how.token_delay)
+            _idle(conn, writer, how, how.token_delay)
         if how.gate is not None:
             writer.flush()
             how.gate(sent)

@@ -107,9 +107,16 @@ def test_stream_shape_deepinfra_style(emulator: Emulator, session: requests.Sess
     payloads = stream(session, emulator, chat_body())
     assert payloads[-1] == "[DONE]"
     events = chunks(payloads)
-    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    # As recorded (real-traffic/chat_stream_llama31_70b_2024-11.sse): every delta repeats the
+    # role and says tool_calls null, every chunk but the finish one says usage null.
+    assert events[0]["choices"][0]["delta"] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": None,
+    }
     ids = {e["id"] for e in events}
     assert len(ids) == 1
+    assert len(ids.pop()) == len("chatcmpl-") + 24
     for event in events:
         assert event["object"] == "chat.completion.chunk"
         assert event["model"] == TEXT_MODEL
@@ -119,12 +126,22 @@ def test_stream_shape_deepinfra_style(emulator: Emulator, session: requests.Sess
     for event in tokens:
         (choice,) = event["choices"]
         assert choice["finish_reason"] is None
+        assert set(choice["delta"]) == {"role", "content", "tool_calls"}
+        assert choice["delta"]["role"] == "assistant"
+        assert choice["delta"]["tool_calls"] is None
         assert choice["delta"]["content"].startswith(" ")
-        assert "usage" not in event
+        assert event["usage"] is None
     last = events[-1]
-    assert last["choices"][0]["finish_reason"] == "stop"
+    assert last["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
+    assert list(last["usage"]) == [
+        "prompt_tokens",
+        "total_tokens",
+        "completion_tokens",
+        "estimated_cost",
+    ]
     assert last["usage"]["completion_tokens"] == 24
-    assert "estimated_cost" in last["usage"]
+    # Spaced separators, as Python's json.dumps writes by default.
+    assert all(p.startswith('{"id": "chatcmpl-') for p in payloads[:-1])
     # The streamed text is the non-stream answer.
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
     whole = post(session, emulator, chat_body()).json()
@@ -132,9 +149,38 @@ def test_stream_shape_deepinfra_style(emulator: Emulator, session: requests.Sess
     assert last["usage"] == whole["usage"]
 
 
+def test_message_shape_as_recorded(emulator: Emulator, session: requests.Session) -> None:
+    body = post(session, emulator, chat_body()).json()
+    (choice,) = body["choices"]
+    # real-traffic/chat_nonstream_llama31_70b_2024-11.json: explicit nulls, no logprobs key.
+    assert set(choice) == {"index", "message", "finish_reason"}
+    assert set(choice["message"]) == {"role", "content", "name", "tool_calls"}
+    assert choice["message"]["name"] is None and choice["message"]["tool_calls"] is None
+    assert len(body["id"]) == len("chatcmpl-") + 32
+    int(body["id"][len("chatcmpl-") :], 16)
+
+
+def test_lean_shapes_send_only_what_carries_something(
+    emulator: Emulator, session: requests.Session
+) -> None:
+    emulator.shapes = "lean"
+    payloads = stream(session, emulator, chat_body())
+    events = chunks(payloads)
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    for event in events[1:-1]:
+        assert set(event["choices"][0]["delta"]) == {"content"}
+        assert "usage" not in event
+    assert "estimated_cost" in events[-1]["usage"]
+    assert all(p.startswith('{"id":"chatcmpl-') for p in payloads[:-1])
+    body = post(session, emulator, chat_body()).json()
+    (choice,) = body["choices"]
+    assert set(choice["message"]) == {"role", "content"}
+    assert choice["logprobs"] is None
+
+
 def test_include_usage_false_drops_usage(emulator: Emulator, session: requests.Session) -> None:
     events = chunks(stream(session, emulator, chat_body(stream_options={"include_usage": False})))
-    assert all("usage" not in e for e in events)
+    assert all(e.get("usage") is None for e in events)
 
 
 def test_n_choices(emulator: Emulator, session: requests.Session) -> None:
@@ -152,7 +198,7 @@ def test_n_choices(emulator: Emulator, session: requests.Session) -> None:
             finishes[choice["index"]] = choice["finish_reason"]
     assert finishes == {0: "length", 1: "length"}
     assert [len(t.split()) for t in texts.values()] == [4, 4]
-    assert sum("usage" in e for e in events) == 1
+    assert sum(e.get("usage") is not None for e in events) == 1
 
 
 def test_stop_strings_cut_the_answer(emulator: Emulator, session: requests.Session) -> None:
@@ -202,7 +248,7 @@ def test_tool_call_streams_argument_fragments(
     calls = [
         e["choices"][0]["delta"]["tool_calls"][0]
         for e in events
-        if "tool_calls" in e["choices"][0]["delta"]
+        if e["choices"][0]["delta"].get("tool_calls")
     ]
     assert calls[0]["id"].startswith("call_")
     assert calls[0]["function"]["name"] == "get_weather"
@@ -220,7 +266,12 @@ def test_reasoning_model_thinks_first(emulator: Emulator, session: requests.Sess
     assert message["reasoning_content"].strip()
     assert message["content"].strip()
     events = chunks(stream(session, emulator, body))
-    kinds = [k for e in events[1:-1] for k in e["choices"][0]["delta"]]
+    kinds = [
+        k
+        for e in events[1:-1]
+        for k, v in e["choices"][0]["delta"].items()
+        if k != "role" and v is not None
+    ]
     first_content = kinds.index("content")
     assert first_content > 0
     assert set(kinds[:first_content]) == {"reasoning_content"}

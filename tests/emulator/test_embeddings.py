@@ -87,3 +87,16 @@ def test_errors(
 def test_token_arrays_are_accepted(emulator: Emulator, session: requests.Session) -> None:
     r = embed(session, emulator, model="BAAI/bge-large-en-v1.5", input=[[1, 2, 3], [4]])
     assert len(r.json()["data"]) == 2
+
+
+def test_recorded_and_lean_shapes(emulator: Emulator, session: requests.Session) -> None:
+    # real-traffic/embeddings_bge_base_2024-11.json: object, model, usage (no cost), data;
+    # items index first.
+    body = embed(session, emulator, model="BAAI/bge-large-en-v1.5", input="x").json()
+    assert list(body) == ["object", "model", "usage", "data"]
+    assert body["usage"] == {"prompt_tokens": 1, "total_tokens": 1}
+    assert list(body["data"][0]) == ["index", "object", "embedding"]
+    emulator.shapes = "lean"
+    lean = embed(session, emulator, model="BAAI/bge-large-en-v1.5", input="x").json()
+    assert lean["usage"]["estimated_cost"] > 0
+    assert lean["data"][0]["embedding"] == body["data"][0]["embedding"]

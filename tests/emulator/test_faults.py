@@ -66,11 +66,15 @@ def test_status_with_text_body(emulator: Emulator, session: requests.Session) ->
         (400, IMAGE, "error"),
         (401, CHAT, "error.message"),
         (402, CHAT, "detail.error"),
+        (403, CHAT, "detail.error"),
         (403, IMAGE, "error"),
+        (404, CHAT, "detail"),
         (404, IMAGE, "error"),
         (422, CHAT, "detail.0.msg"),
         (423, IMAGE, "error"),
-        (429, CHAT, "detail"),
+        (429, CHAT, "error.message"),
+        (429, IMAGE, "error.message"),
+        (500, CHAT, "error.message"),
         (503, CHAT, "error"),
     ],
 )
@@ -87,6 +91,25 @@ def test_auto_shapes_are_realistic(
     assert value
     if status == 401:
         assert value == "Not authenticated"
+
+
+@pytest.mark.parametrize(
+    ("status", "recorded"),
+    [
+        (403, {"detail": {"error": "Not authenticated"}}),
+        (404, {"detail": "Not Found"}),
+        (429, {"error": {"message": "Model busy, retry later"}}),
+    ],
+)
+def test_auto_bodies_are_the_recorded_ones(
+    emulator: Emulator, session: requests.Session, status: int, recorded: Dict[str, Any]
+) -> None:
+    # real-traffic/err_403_detail_not_authenticated_2024.json, err_404_detail_not_found.json,
+    # err_429_model_busy.json: byte for byte, not only the shape.
+    emulator.inject(Fault(status=status))
+    r = session.post(emulator.url + CHAT, json=chat_body())
+    assert r.headers["Content-Type"] == "application/json"
+    assert r.content == json.dumps(recorded, separators=(",", ":")).encode()
 
 
 def test_retry_after_and_request_id(emulator: Emulator, session: requests.Session) -> None:
@@ -432,7 +455,7 @@ def test_invalid_utf8_goes_into_the_content_string(emulator: Emulator) -> None:
     emulator.inject(Fault(invalid_utf8=True, after_events=2))
     response, _ = request(emulator.port, "POST", CHAT, STREAM)
     events = response.body.split(b"\n\n")
-    assert b'"content":"\xff\xfe' in events[2]
+    assert b'"content": "\xff\xfe' in events[2]  # spaced JSON, as recorded
     assert sum(b"\xff" in e for e in events) == 1
     # A client that replaces the bad bytes still reads valid JSON.
     chunk = json.loads(events[2][len(b"data: ") :].decode("utf-8", "replace"))
@@ -443,7 +466,7 @@ def test_invalid_utf8_in_an_event_without_content(emulator: Emulator) -> None:
     emulator.inject(Fault(invalid_utf8=True, after_events=7))  # the finish chunk
     response, _ = request(emulator.port, "POST", CHAT, STREAM)
     event = response.body.split(b"\n\n")[7]
-    assert b'"id":"\xff\xfe' in event
+    assert b'"id": "\xff\xfe' in event
     assert json.loads(event[6:].decode("utf-8", "replace"))["choices"][0]["finish_reason"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -19,8 +20,8 @@ STREAM = chat_body("framing", stream=True, max_tokens=6)
 
 def normalised(body: bytes) -> bytes:
     # Ids and timestamps are fresh per response; everything else must match byte for byte.
-    body = re.sub(rb'"id":"chatcmpl-[A-Za-z0-9]+"', b'"id":"X"', body)
-    return re.sub(rb'"created":\d+', b'"created":0', body)
+    body = re.sub(rb'"id": ?"chatcmpl-[A-Za-z0-9]+"', b'"id":"X"', body)
+    return re.sub(rb'"created": ?\d+', b'"created":0', body)
 
 
 def test_chunked_framing_one_chunk_per_event(emulator: Emulator) -> None:
@@ -201,3 +202,54 @@ def test_http_1_0_client_gets_a_close_delimited_stream(emulator: Emulator) -> No
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"chunked" not in head.lower()
     assert sse_payloads(body)[-1] == "[DONE]"
+
+
+PING = re.compile(rb"^: ping - \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00$")
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
+def test_idle_streams_send_ping_comments(emulator: Emulator, framing: str) -> None:
+    # DeepInfra's keep-alive (real-traffic/chat_stream_with_ping_crlf.sse): a comment block
+    # whenever the stream has been quiet for the ping interval.
+    emulator.ping_interval = 0.05
+    emulator.token_delay = 0.12
+    emulator.framing = framing
+    emulator.line_ending = "\r\n"
+    response, _ = request(emulator.port, "POST", CHAT, chat_body("ping", stream=True, max_tokens=2))
+    blocks = [b for b in response.body.split(b"\r\n\r\n") if b]
+    pings = [b for b in blocks if b.startswith(b":")]
+    assert all(PING.match(p) for p in pings)
+    # Two pings in each 0.12 s gap between the five events (role, 2 tokens, finish, [DONE]).
+    assert len(pings) == 8
+    assert [json.loads(b[6:]) for b in blocks if b.startswith(b"data: {")]
+    assert len(sse_payloads(response.body)) == 5
+
+
+def test_no_pings_when_quick_or_disabled(emulator: Emulator) -> None:
+    emulator.ping_interval = None
+    emulator.token_delay = 0.06
+    response, _ = request(emulator.port, "POST", CHAT, chat_body("ping", stream=True, max_tokens=2))
+    assert b": ping" not in response.body
+    emulator.ping_interval = 1.0
+    response, _ = request(emulator.port, "POST", CHAT, chat_body("ping", stream=True, max_tokens=2))
+    assert b": ping" not in response.body
+    with pytest.raises(ValueError, match="ping_interval"):
+        emulator.ping_interval = 0
+    with pytest.raises(ValueError, match="shapes"):
+        emulator.shapes = "fancy"
+
+
+def test_the_sdk_reads_through_pings(emulator: Emulator) -> None:
+    from deepinfra_sdk import DeepInfraClient
+
+    emulator.ping_interval = 0.02
+    emulator.token_delay = 0.05
+    with DeepInfraClient(api_key=emulator.api_key, base_url=emulator.url) as client:
+        with client.chat.completions.create(
+            model=chat_body()["model"],
+            messages=[{"role": "user", "content": "ping"}],
+            max_tokens=3,
+            stream=True,
+        ) as stream:
+            text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert len(text.split()) == 3
