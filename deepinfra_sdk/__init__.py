@@ -44,6 +44,7 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
     UnprocessableEntityError,
+    UploadError,
 )
 from ._streaming import ChatStream
 from ._usage import UsageMeter, UsageSnapshot, UsageTotals
@@ -163,6 +164,7 @@ __all__ = [
     "Timeout",
     "ToolCall",
     "UnprocessableEntityError",
+    "UploadError",
     "Usage",
     "UsageMeter",
     "UsageSnapshot",

@@ -8,7 +8,8 @@ The tree::
      │    └── ArgumentTypeError          ... a wrong type or unknown keyword (also a TypeError)
      └── APIError                        a request did not give a usable answer
           ├── APIConnectionError         no (complete) answer: refused, DNS, reset, dropped stream
-          │    └── APITimeoutError       a connect, read, gap or total-deadline timeout
+          │    ├── APITimeoutError       a connect, read, gap or total-deadline timeout
+          │    └── UploadError           an upload broke after its first byte (never retried)
           ├── APIStatusError             the server answered with a 4xx/5xx status
           │    ├── BadRequestError            400
           │    ├── AuthenticationError        401 (also: no API key configured)
@@ -58,6 +59,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "UnprocessableEntityError",
+    "UploadError",
 ]
 
 
@@ -228,6 +230,17 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     """5xx: the server failed or has no capacity (503)."""
+
+
+class UploadError(APIConnectionError):
+    """A request body being uploaded (a file) did not get through whole: the connection
+    broke while it was being sent, or the source failed or changed size while it was read.
+
+    An upload that has started is never retried by the client (the server may have taken
+    part of it): send it again yourself. ``bytes_sent`` is how far it got, if known.
+    """
+
+    bytes_sent: Optional[int] = None
 
 
 class APIStreamError(APIError):

@@ -22,7 +22,7 @@ import socket
 import time
 import traceback
 from collections.abc import Iterator, Mapping
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import requests
 import requests.auth
@@ -46,8 +46,12 @@ from ._exceptions import (
     APITimeoutError,
     ArgumentValueError,
     AuthenticationError,
+    UploadError,
 )
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._multipart import MultipartBody
 
 __all__ = ["HTTPResponse", "HTTPTransport", "retry_delay"]
 
@@ -176,6 +180,17 @@ def _passed(deadline: Optional[float]) -> bool:
 
 def _total_timeout(method: str, path: str, total: Optional[float]) -> APITimeoutError:
     return APITimeoutError(f"{method} {path}: the total timeout of {total} s ran out")
+
+
+def _broken_upload(method: str, path: str, body: MultipartBody, exc: BaseException) -> UploadError:
+    """The error for an upload whose connection failed after some of its bytes went out."""
+    total = "" if body.length is None else f" of {body.length}"
+    upload = UploadError(
+        f"{method} {path}: the upload broke after {body.sent}{total} bytes ({_describe(exc)}); "
+        "not retried, since the server may have received part of it: send it again"
+    )
+    upload.bytes_sent = body.sent
+    return upload
 
 
 def _requests_error(exc: Exception, request: requests.PreparedRequest) -> Exception:
@@ -693,6 +708,7 @@ class HTTPTransport:
         path: str,
         *,
         json_body: Any = None,
+        upload: Optional[MultipartBody] = None,
         needs_auth: bool = True,
         stream: bool = False,
         accept: Optional[str] = None,
@@ -701,12 +717,17 @@ class HTTPTransport:
 
         Raises the typed error for any 4xx/5xx status, connection failure or timeout. For
         ``stream=True`` the body is left unread: iterate ``iter_bytes()`` and ``close()``.
+        ``upload`` is a streamed body (read from its sources in chunks, once per attempt):
+        it is retried only if not one byte of it went out, and a retryable status only if
+        its sources can be read again; one that breaks midway raises :class:`UploadError`.
         """
         config = self._config
         headers = dict(self._headers)
         auth = self._auth(needs_auth, path)
-        data: Optional[bytes] = None
-        if json_body is not None:
+        data: Union[bytes, MultipartBody, None] = upload
+        if upload is not None:
+            headers.update(upload.headers())
+        elif json_body is not None:
             try:
                 body = json.dumps(
                     json_body, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -755,8 +776,12 @@ class HTTPTransport:
                 retryable = _is_connect_phase(exc) or (
                     is_get and not isinstance(exc, requests.exceptions.InvalidURL)
                 )
-                self._log_failure(method, path, started, error)
                 cause: BaseException = _scrubbed(exc)
+                if upload is not None and upload.sent:
+                    retryable = False  # the server may hold part of it: never send it twice
+                    if upload.length is None or upload.sent < upload.length:
+                        error = _broken_upload(method, path, upload, exc)
+                self._log_failure(method, path, started, error)
             else:
                 status = resp.status_code
                 self._log_status(method, path, status, started)
@@ -790,7 +815,11 @@ class HTTPTransport:
                             retry_after is not None and status in _GET_RETRY_AFTER_STATUSES
                         )
                     else:
-                        retryable = status in _POST_RETRY_STATUSES
+                        # The server refused the work; an upload is sent again only if
+                        # its sources can be read from the start again.
+                        retryable = status in _POST_RETRY_STATUSES and (
+                            upload is None or upload.reopenable
+                        )
             guard = _cancel.current()
             if guard is not None and guard.aborted:
                 raise APIConnectionError(f"{method} {path}: the call was cancelled") from cause
@@ -830,7 +859,7 @@ class HTTPTransport:
         method: str,
         url: str,
         *,
-        data: Optional[bytes],
+        data: Union[bytes, MultipartBody, None],
         headers: dict[str, str],
         auth: Optional[_BearerAuth],
         timeout: tuple[float, float],
@@ -865,7 +894,8 @@ class HTTPTransport:
                 verify=self._verify,
                 cert=self._cert,
             )
-        key = (method, url, headers.get("Accept"), data is not None, auth is not None)
+        streamed = data is not None and not isinstance(data, bytes)
+        key = (method, url, headers.get("Accept"), data is not None, streamed, auth is not None)
         template = self._prepared.get(key)
         if template is None:
             template = session.prepare_request(
@@ -881,8 +911,14 @@ class HTTPTransport:
         prepared.method = template.method
         prepared.url = template.url
         prepared.headers = template.headers.copy()
-        prepared.body = data
-        if data is not None:
+        # requests types the body as bytes or str; urllib3 sends any iterable of bytes.
+        prepared.body = data  # type: ignore[assignment]
+        if streamed:
+            # Its boundary (Content-Type) and framing are its own, never the template's.
+            for name in ("Content-Type", "Content-Length", "Transfer-Encoding"):
+                if name in headers:
+                    prepared.headers[name] = headers[name]
+        elif data is not None:
             prepared.headers["Content-Length"] = str(len(data))
         elif method not in ("GET", "HEAD"):
             prepared.headers["Content-Length"] = "0"

@@ -31,7 +31,6 @@ first use, not when this module is, because it and marshmallow cost tens of mill
 import and most programs only ever decode.
 """
 
-import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from typing import (
 )
 
 from ._exceptions import APIResponseValidationError, ArgumentValueError
+from ._files import atomic_write
 from ._images import (
     base64_to_data_uri,
     decode_base64,
@@ -893,7 +893,7 @@ class ImageResponse(_JsonMixin):
                 dest = target if target.suffix else target.with_name(target.name + suffix)
             else:
                 dest = target.with_name(f"{target.stem}-{i}{suffix}")
-            _atomic_write(dest, data)
+            atomic_write(dest, data)
             written.append(dest)
         return written
 
@@ -973,21 +973,3 @@ class ImageResponse(_JsonMixin):
             if value is not None:
                 parts.append(f"{name}={value!r}")
         return f"ImageResponse({', '.join(parts)})"
-
-
-def _atomic_write(dest: "pathlib.Path", data: bytes) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same directory."""
-    tmp = dest.with_name(f".{dest.name}.{os.urandom(6).hex()}.tmp")
-    # os.open with 0o666 lets the umask apply, unlike mkstemp's fixed 0o600.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

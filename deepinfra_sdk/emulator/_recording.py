@@ -52,3 +52,6 @@ class RecordedRequest:
     headers: Headers = field(default_factory=Headers)
     json: Any = None
     body: bytes = b""
+    form: Any = None
+    """A multipart body's summary: ``{"fields": {...}, "files": {name: [{filename,
+    content_type, size}]}}`` (its bytes are not kept; ``body`` is then empty)."""

@@ -15,6 +15,7 @@ from ._chat import plan_chat
 from ._embeddings import embeddings_response
 from ._errors import APIError, native_error, openai_error, validation_error
 from ._inference import MODEL_NAME_RE, native_inference, openai_images
+from ._multipart import Form
 from ._recording import Headers
 from ._reply import Reply
 
@@ -38,6 +39,7 @@ class Request:
     answer_tokens: int
     shapes: str = "recorded"
     any_model: bool = False
+    form: Optional[Form] = None  # a multipart body, parsed (its files spooled)
 
 
 def _allow(req: Request, method: str) -> None:

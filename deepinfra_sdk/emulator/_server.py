@@ -28,7 +28,8 @@ from ._errors import fault_body
 from ._faults import FRAMINGS, Fault
 from ._ids import new_request_id
 from ._inference import is_image_route, spoil_images
-from ._recording import Headers, redact
+from ._multipart import Form, FormError, is_multipart, linger, read_form
+from ._recording import Headers, RecordedRequest, redact
 from ._reply import Reply
 from ._routes import Request, route
 from ._sse import encode_events
@@ -213,12 +214,48 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, target, Headers.from_pairs((k, redact(k, v)) for k, v in pairs)
         )
         conn = _Conn(self.connection, self.server.stopping)
+        form: Optional[Form] = None
         try:
-            body = self._read_body()
-        except _BadBody as exc:
+            if is_multipart(headers.get("content-type")):
+                # Streamed to spool files as it arrives, never whole in memory.
+                form = read_form(self.rfile, headers)
+                recorded.form = form.summary()
+                body = b""
+            else:
+                body = self._read_body()
+        except (_BadBody, FormError) as exc:
             self.close_connection = True
             self._answer(conn, Reply(status=exc.status, payload={"error": str(exc)}), None)
+            if isinstance(exc, FormError):
+                linger(self.connection)  # let the client finish sending and read the answer
             return
+        try:
+            self._serve_body(
+                conn,
+                state=state,
+                target=target,
+                path=path,
+                headers=headers,
+                recorded=recorded,
+                body=body,
+                form=form,
+            )
+        finally:
+            if form is not None:
+                form.close()
+
+    def _serve_body(
+        self,
+        conn: _Conn,
+        *,
+        state: State,
+        target: str,
+        path: str,
+        headers: Headers,
+        recorded: RecordedRequest,
+        body: bytes,
+        form: Optional[Form],
+    ) -> None:
         recorded.body = body
         parsed, json_error = _parse_json(body)
         recorded.json = parsed
@@ -265,6 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
                     answer_tokens=state.answer_tokens,
                     shapes=state.shapes,
                     any_model=state.any_model,
+                    form=form,
                 )
             )
         if (
