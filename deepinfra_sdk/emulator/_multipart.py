@@ -46,7 +46,8 @@ class _Stream(Protocol):
 
 
 class FormError(Exception):
-    """A body that cannot be parsed (400) or is over a limit (413)."""
+    """A request body (a form or any other) that cannot be read (400) or is over a
+    limit (413)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -119,19 +120,22 @@ def is_multipart(content_type: Optional[str]) -> bool:
     return (content_type or "").lower().lstrip().startswith("multipart/form-data")
 
 
-def body_reader(rfile: _Stream, length: Optional[str], chunked: bool) -> Read:
+def body_reader(
+    rfile: _Stream, length: Optional[str], chunked: bool, limit: Optional[int] = None
+) -> Read:
     """``read(n)`` over a request body framed by ``Content-Length`` or chunked encoding,
-    refusing (413) to read more than :data:`MAX_UPLOAD_BYTES`."""
+    refusing (413) to read more than ``limit`` bytes (:data:`MAX_UPLOAD_BYTES` if None)."""
+    limit = MAX_UPLOAD_BYTES if limit is None else limit
     if chunked:
-        return _chunked_reader(rfile)
+        return _chunked_reader(rfile, limit)
     try:
         left = int(length) if length is not None else 0
     except ValueError:
         raise FormError(400, f"Invalid Content-Length: {length!r}") from None
     if left < 0:
         raise FormError(400, f"Invalid Content-Length: {length!r}")
-    if left > MAX_UPLOAD_BYTES:
-        raise FormError(413, f"Request body too large (limit {MAX_UPLOAD_BYTES} bytes)")
+    if left > limit:
+        raise FormError(413, f"Request body too large (limit {limit} bytes)")
 
     def read(n: int) -> bytes:
         nonlocal left
@@ -146,7 +150,7 @@ def body_reader(rfile: _Stream, length: Optional[str], chunked: bool) -> Read:
     return read
 
 
-def _chunked_reader(rfile: _Stream) -> Read:
+def _chunked_reader(rfile: _Stream, limit: int) -> Read:
     state = {"left": 0, "total": 0, "done": False}
 
     def read(n: int) -> bytes:
@@ -166,8 +170,8 @@ def _chunked_reader(rfile: _Stream) -> Read:
                 state["done"] = True
                 return b""
             state["total"] += size
-            if state["total"] > MAX_UPLOAD_BYTES:
-                raise FormError(413, f"Request body too large (limit {MAX_UPLOAD_BYTES} bytes)")
+            if state["total"] > limit:
+                raise FormError(413, f"Request body too large (limit {limit} bytes)")
             state["left"] = size
         data = rfile.read(min(n, state["left"]))
         if not data:

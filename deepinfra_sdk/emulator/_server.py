@@ -21,14 +21,14 @@ import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from ._errors import fault_body
 from ._faults import FRAMINGS, Fault
 from ._ids import new_request_id
 from ._inference import is_image_route, spoil_images
-from ._multipart import Form, FormError, is_multipart, linger, read_form
+from ._multipart import Form, FormError, body_reader, is_multipart, linger, read_form
 from ._recording import Headers, RecordedRequest, redact
 from ._reply import Reply
 from ._routes import Request, route
@@ -49,12 +49,6 @@ __all__ = ["Server"]
 _MAX_BODY = 64 * 1024 * 1024
 _IDLE_TIMEOUT = 300.0  # seconds a connection may sit idle (or blocked) before it is dropped
 _DRAIN_TIMEOUT = 0.5
-
-
-class _BadBody(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _drain(sock: socket.socket) -> None:
@@ -132,45 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -- request ---------------------------------------------------------------------------
 
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked()
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        try:
-            size = int(length)
-        except ValueError:
-            raise _BadBody(400, f"Invalid Content-Length: {length!r}") from None
-        if size < 0:
-            raise _BadBody(400, f"Invalid Content-Length: {length!r}")
-        if size > _MAX_BODY:
-            raise _BadBody(413, f"Request body too large (limit {_MAX_BODY} bytes)")
-        data = self.rfile.read(size)
-        if len(data) < size:
-            raise ConnectionResetError("request body cut short")
-        return data
-
-    def _read_chunked(self) -> bytes:
-        parts: List[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024)
-            if not line:
-                raise ConnectionResetError("request body cut short")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _BadBody(400, "Invalid chunked request body") from None
-            if size == 0:
-                break
-            total += size
-            if total > _MAX_BODY:
-                raise _BadBody(413, f"Request body too large (limit {_MAX_BODY} bytes)")
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(1024)
-        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-            pass  # trailers
-        return b"".join(parts)
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        read = body_reader(self.rfile, self.headers.get("Content-Length"), chunked, _MAX_BODY)
+        return b"".join(iter(lambda: read(1 << 20), b""))
 
     def _controls(self, headers: Headers) -> Tuple[Optional[Fault], Optional[float], Optional[str]]:
         # Per-request knobs from X-Emulator-* headers; ValueError says which one is wrong.
@@ -223,11 +181,10 @@ class _Handler(BaseHTTPRequestHandler):
                 body = b""
             else:
                 body = self._read_body()
-        except (_BadBody, FormError) as exc:
+        except FormError as exc:
             self.close_connection = True
             self._answer(conn, Reply(status=exc.status, payload={"error": str(exc)}), None)
-            if isinstance(exc, FormError):
-                linger(self.connection)  # let the client finish sending and read the answer
+            linger(self.connection)  # let the client finish sending and read the answer
             return
         try:
             self._serve_body(
