@@ -27,6 +27,7 @@ from ._constants import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseTooLargeError,
     APIResponseValidationError,
     APIStatusError,
     APIStreamError,
@@ -120,6 +121,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "APIConnectionError",
     "APIError",
+    "APIResponseTooLargeError",
     "APIResponseValidationError",
     "APIStatusError",
     "APIStreamError",

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from . import _constants as C
 from ._exceptions import ArgumentTypeError, ArgumentValueError
@@ -117,7 +117,12 @@ def redact_url(url: str) -> str:
     return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
-def _check_base_url(url: str) -> str:
+def _check_base_url(url: str) -> tuple[str, Optional[tuple[str, str]]]:
+    """The base URL without ``user:password@``, and those credentials (or None).
+
+    The credentials leave the URL here, once: no URL the transport builds, sends, logs or
+    quotes in an error (requests and urllib3 quote URLs they cannot use) can hold them.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ArgumentValueError(
@@ -128,7 +133,13 @@ def _check_base_url(url: str) -> str:
         raise ArgumentValueError(
             f"base_url must not carry a query or fragment: {redact_url(url)!r}"
         )
-    return url.rstrip("/")
+    credentials = None
+    if "@" in parts.netloc:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        user, _, password = userinfo.partition(":")
+        credentials = (unquote(user), unquote(password))
+        url = parts._replace(netloc=host).geturl()
+    return url.rstrip("/"), credentials
 
 
 def _check_headers(default_headers: Optional[Mapping[str, str]]) -> dict[str, str]:
@@ -183,6 +194,9 @@ class ClientConfig:
     default_headers: Mapping[str, str]
     pool_maxsize: int
     proxy: Optional[str] = None
+    max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES
+    # ``user:password`` taken out of the base URL (sent as HTTP Basic auth when no key is).
+    base_auth: Optional[tuple[str, str]] = field(default=None, repr=False)
 
     @classmethod
     def resolve(
@@ -196,6 +210,7 @@ class ClientConfig:
         pool_maxsize: int = C.DEFAULT_POOL_MAXSIZE,
         proxy: Optional[str] = None,
         allow_insecure: bool = False,
+        max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
     ) -> ClientConfig:
         """Apply the order argument -> environment -> ``_constants`` and validate.
 
@@ -219,7 +234,7 @@ class ClientConfig:
             api_key = _check_key(api_key)
         if base_url is None:
             base_url = os.environ.get(C.BASE_URL_ENV_VAR, "").strip() or C.DEFAULT_BASE_URL
-        base_url = _check_base_url(base_url)
+        base_url, base_auth = _check_base_url(base_url)
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ArgumentValueError(
                 f"max_retries must be a whole number >= 0, got {max_retries!r}"
@@ -227,6 +242,15 @@ class ClientConfig:
         if not isinstance(pool_maxsize, int) or pool_maxsize < 1:
             raise ArgumentValueError(
                 f"pool_maxsize must be a whole number >= 1, got {pool_maxsize!r}"
+            )
+        if (
+            not isinstance(max_response_bytes, int)
+            or isinstance(max_response_bytes, bool)
+            or max_response_bytes < 1
+        ):
+            raise ArgumentValueError(
+                f"max_response_bytes must be a whole number of bytes >= 1, got "
+                f"{max_response_bytes!r} (the default is {C.DEFAULT_MAX_RESPONSE_BYTES:,})"
             )
         headers = _check_headers(default_headers)
         if proxy is not None and not isinstance(proxy, str):
@@ -239,6 +263,8 @@ class ClientConfig:
             default_headers=headers,
             pool_maxsize=pool_maxsize,
             proxy=proxy,
+            max_response_bytes=max_response_bytes,
+            base_auth=base_auth,
         )
         if not _insecure_allowed(allow_insecure):
             config._refuse_if_insecure()
@@ -271,5 +297,7 @@ class ClientConfig:
             f"ClientConfig(api_key={'[set]' if self.api_key else None}, "
             f"base_url={redact_url(self.base_url)!r}, timeout={self.timeout!r}, "
             f"max_retries={self.max_retries!r}, default_headers={headers!r}, "
-            f"pool_maxsize={self.pool_maxsize!r}, proxy={proxy!r})"
+            f"pool_maxsize={self.pool_maxsize!r}, proxy={proxy!r}, "
+            f"max_response_bytes={self.max_response_bytes!r}, "
+            f"base_auth={'[set]' if self.base_auth else None})"
         )

@@ -42,6 +42,13 @@ MAX_EVENT_BYTES = 64 * 1024 * 1024
 # An async stream's reader thread reads ahead of the consumer by at most this many characters
 # of event data (then waits for the consumer to take them).
 STREAM_READ_AHEAD_CHARS = 1 << 20
+# The most body bytes one answer may bring: a non-stream answer, or a stream's whole body
+# (which bounds the text it keeps). Real answers stay far below (a long streamed answer with
+# logprobs is tens of MB); a broken or hostile server is stopped here. Client option
+# max_response_bytes.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+# An error body is read up to this many bytes; the rest is dropped (the error says so).
+MAX_ERROR_BODY_BYTES = 64 * 1024
 # After [DONE], how long and how much to read to reach the body's end (to pool the connection).
 DRAIN_MAX_WAIT = 0.1
 DRAIN_MAX_BYTES = 65536

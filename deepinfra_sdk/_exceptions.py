@@ -22,6 +22,7 @@ The tree::
           │    └── InternalServerError        >= 500
           ├── APIStreamError             an error frame inside a 200 event stream
           └── APIResponseValidationError the body or a frame is not what the wire promises
+               └── APIResponseTooLargeError  the answer is over max_response_bytes
 
 Bad arguments (an invalid model name, malformed messages, a misspelled keyword) raise an
 :class:`ArgumentError` before anything is sent: they are the caller's bug, not an API failure.
@@ -42,6 +43,7 @@ from typing import Any, Optional
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseTooLargeError",
     "APIResponseValidationError",
     "APIStatusError",
     "APIStreamError",
@@ -255,6 +257,16 @@ class APIStreamError(APIError):
 
 class APIResponseValidationError(APIError):
     """The server's body or a stream frame is not valid JSON or lacks what the wire promises."""
+
+
+class APIResponseTooLargeError(APIResponseValidationError):
+    """The answer's body is larger than the client's ``max_response_bytes``.
+
+    ``limit`` is that setting in bytes; the message says how to raise it. A stream keeps
+    what arrived before the limit in ``partial_text``.
+    """
+
+    limit: Optional[int] = None
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

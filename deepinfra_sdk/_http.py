@@ -18,7 +18,9 @@ import json
 import logging
 import platform
 import random
+import re
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
@@ -34,13 +36,14 @@ import urllib3.connectionpool
 import urllib3.response
 from requests.adapters import HTTPAdapter
 
-from . import _cancel
+from . import _cancel, _validation
 from . import _constants as C
-from ._config import ClientConfig
+from ._config import ClientConfig, redact_url
 from ._error_body import decode_body, request_id, status_error
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseTooLargeError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
@@ -71,6 +74,14 @@ _GET_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _GET_RETRY_AFTER_STATUSES = frozenset({408, 423, 425, 500})
 # A greedy read joins at most this much of what already arrived into one piece.
 _GREEDY_MAX_BYTES = 1 << 20
+# Redirects a GET follows at most (a loop ends as one failed attempt, never retried).
+_MAX_REDIRECTS = 5
+# A Retry-After shorter than this (0, or a date already past) gets a jitter of up to this
+# much added: clients refused together must not all come back in the same instant.
+_RETRY_AFTER_MIN_JITTER = 0.25
+# userinfo in any URL a library quotes back in a message.
+_URL_USERINFO = re.compile(r"(//)[^/@\s]*@")
+_SECRET_REQUEST_HEADERS = ("Authorization", "Proxy-Authorization")
 
 
 def _parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
@@ -96,7 +107,11 @@ def retry_delay(attempt: int, retry_after: Optional[float]) -> Optional[float]:
     caller is better served by the error now than by a silent wait.
     """
     if retry_after is not None:
-        return None if retry_after > C.RETRY_AFTER_CAP else retry_after
+        if retry_after > C.RETRY_AFTER_CAP:
+            return None
+        if retry_after < _RETRY_AFTER_MIN_JITTER:
+            return retry_after + random.uniform(0.05, _RETRY_AFTER_MIN_JITTER)
+        return retry_after
     ceiling = min(C.RETRY_MAX_DELAY, C.RETRY_INITIAL_DELAY * (2**attempt))
     # Full jitter spreads the retries of many clients hit by the same outage.
     return random.uniform(ceiling / 2, ceiling)
@@ -146,7 +161,38 @@ def _describe(exc: BaseException) -> str:
         inner = inner.args[0]
     if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
         inner = inner.reason
-    return f"{reason}: {type(inner).__name__}: {str(inner)[:300]}"
+    text = _URL_USERINFO.sub(r"\1***@", str(inner))
+    return f"{reason}: {type(inner).__name__}: {text[:300]}"
+
+
+def _redact_request(request: Any) -> None:
+    """Blank the credential headers of a sent request that an error hands to the caller."""
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return
+    for name in _SECRET_REQUEST_HEADERS:
+        if name in headers:
+            headers[name] = "[redacted]"
+
+
+def _redact_response(resp: Any) -> None:
+    """The same for a response's request, and its redirects' requests."""
+    if resp is None:
+        return
+    _redact_request(getattr(resp, "request", None))
+    for earlier in getattr(resp, "history", None) or ():
+        _redact_request(getattr(earlier, "request", None))
+
+
+def _redact_chain(exc: BaseException) -> None:
+    """Redact the requests and responses held by ``exc`` and everything behind it."""
+    seen: set[int] = set()
+    cur: Optional[BaseException] = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        _redact_request(getattr(cur, "request", None))
+        _redact_response(getattr(cur, "response", None))
+        cur = cur.__cause__ or cur.__context__
 
 
 def _translate(exc: BaseException, what: str) -> APIConnectionError:
@@ -242,6 +288,50 @@ _SESSION_SEND = _original(requests.Session.send, "requests.sessions", "Session.s
 _ADAPTER_SEND = _original(HTTPAdapter.send, "requests.adapters", "HTTPAdapter.send")
 
 
+def too_large(
+    what: str, limit: int, status: Optional[int], rid: Optional[str]
+) -> APIResponseTooLargeError:
+    """The error for an answer over ``max_response_bytes``, saying how to raise it."""
+    err = APIResponseTooLargeError(
+        f"{what}: the answer is larger than max_response_bytes ({limit:,} bytes); if such "
+        "an answer is expected, raise the limit: DeepInfraClient(max_response_bytes=...)",
+        status_code=status,
+        request_id=rid,
+    )
+    err.limit = limit
+    return err
+
+
+def _encoding(headers: Mapping[str, str]) -> Optional[str]:
+    """A ``Content-Encoding`` other than identity, or None.
+
+    We ask for identity, and a compressed body is never decoded: a few hundred bytes of
+    nested gzip decode to gigabytes (a compression bomb).
+    """
+    value = headers.get("content-encoding", "").strip().lower()
+    return None if value in ("", "identity") else value[:40]
+
+
+def _encode_json(value: Any) -> bytes:
+    """The compact UTF-8 JSON of a request body, refused over ``MAX_REQUEST_BYTES``
+    (counted in encoded bytes: a character may take four)."""
+    try:
+        body = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise ArgumentValueError(
+            "the request body nests lists or dicts too deeply to encode as JSON (thousands "
+            "of levels): check extra_body and the messages for a runaway structure"
+        ) from None
+    except ValueError:
+        raise ArgumentValueError(
+            "the request holds NaN or infinity, which JSON cannot carry: check "
+            "numeric options such as temperature or top_p"
+        ) from None
+    data = body.encode()
+    _validation.check_encoded_size(len(data))
+    return data
+
+
 class HTTPResponse:
     """A response whose body is read on demand, with timeouts and abort from any thread."""
 
@@ -249,6 +339,7 @@ class HTTPResponse:
         "_aborted",
         "_body",
         "_deadline",
+        "_max_bytes",
         "_raw",
         "_read_timeout",
         "_resp",
@@ -267,6 +358,7 @@ class HTTPResponse:
         path: str,
         read_timeout: float,
         deadline: Optional[float],
+        max_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._resp = resp
         self._raw = resp.raw
@@ -279,6 +371,7 @@ class HTTPResponse:
         self._deadline = deadline
         self._aborted = False
         self._body: Optional[bytes] = None
+        self._max_bytes = max_bytes
 
     @property
     def response(self) -> requests.Response:
@@ -299,7 +392,18 @@ class HTTPResponse:
         raw = self.read()
         try:
             return json.loads(raw)
+        except RecursionError:
+            # Thousands of nested arrays or objects: no answer nests like that.
+            _redact_response(self._resp)
+            raise APIResponseValidationError(
+                f"{self.method} {self.path}: the response nests arrays or objects deeper "
+                "than Python can decode; no API answer does: the server is broken",
+                status_code=self.status_code,
+                request_id=self.request_id,
+                response=self._resp,
+            ) from None
         except ValueError as exc:
+            _redact_response(self._resp)
             raise APIResponseValidationError(
                 f"{self.method} {self.path}: the response is not valid JSON "
                 f"({decode_body(raw)!r:.200})",
@@ -360,6 +464,7 @@ class HTTPResponse:
         read = self._reader()
         deadline = self._deadline
         sock = self._socket() if deadline is not None else None
+        left = self._max_bytes
         try:
             while True:
                 if deadline is not None:
@@ -371,6 +476,9 @@ class HTTPResponse:
                 data = read(size)
                 if not data:
                     return
+                left -= len(data)
+                if left < 0:
+                    raise self._too_large()
                 if greedy:
                     parts = [data]
                     total = len(data)
@@ -380,6 +488,9 @@ class HTTPResponse:
                             break
                         parts.append(more)
                         total += len(more)
+                        left -= len(more)
+                        if left < 0:
+                            raise self._too_large()
                     if len(parts) > 1:
                         data = b"".join(parts)
                 yield data
@@ -426,10 +537,10 @@ class HTTPResponse:
         compressed anyway (we ask for identity) goes through urllib3, which decodes it.
         """
         raw = self._raw
-        encoding = self.headers.get("content-encoding", "identity").lower()
         body: Any = getattr(raw, "_fp", None)
-        if encoding not in ("", "identity") or not isinstance(body, http.client.HTTPResponse):
-            return functools.partial(raw.read1, decode_content=encoding not in ("", "identity"))
+        if not isinstance(body, http.client.HTTPResponse):
+            # Never decoded: the transport refuses a compressed answer (see _encoding).
+            return functools.partial(raw.read1, decode_content=False)
         read1 = body.read1
         end_of = self._end_of
 
@@ -502,6 +613,11 @@ class HTTPResponse:
         # else makes close() drop the connection instead of pooling it half-read.
         self._resp.close()
 
+    def _too_large(self) -> APIResponseTooLargeError:
+        return too_large(
+            f"{self.method} {self.path}", self._max_bytes, self.status_code, self.request_id
+        )
+
     def _deadline_error(self) -> APITimeoutError:
         return APITimeoutError(
             f"{self.method} {self.path}: the total timeout ran out while the body was "
@@ -552,10 +668,20 @@ class _GuardedConnection:
             guard.network(sent=False)
         super().connect()  # type: ignore[misc]
 
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        # Sending a large body to a server that reads it slowly is bounded by the deadline.
+        deadline = _cancel.current_deadline()
+        if deadline is not None:
+            deadline.attach(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
     def getresponse(self) -> urllib3.response.HTTPResponse:
         guard = _cancel.current()
         if guard is not None:
             guard.attach(self)
+        deadline = _cancel.current_deadline()
+        if deadline is not None:
+            deadline.attach(self)  # the status line and headers too
         response: urllib3.response.HTTPResponse = super().getresponse()  # type: ignore[misc]
         return response
 
@@ -567,6 +693,9 @@ class _GuardedPool:
         guard = _cancel.current()
         if guard is not None and conn is not None:
             guard.detach(conn)
+        deadline = _cancel.current_deadline()
+        if deadline is not None and conn is not None:
+            deadline.detach(conn)
         super()._put_conn(conn)  # type: ignore[misc]
 
 
@@ -619,6 +748,31 @@ class _GuardedAdapter(HTTPAdapter):
         return manager
 
 
+class _Session(requests.Session):
+    """The client's own session: a GET follows a few redirects, never from https to http."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_redirects = _MAX_REDIRECTS
+
+    def get_redirect_target(self, resp: requests.Response) -> Optional[str]:
+        target = super().get_redirect_target(resp)
+        if (
+            target
+            and resp.url.lower().startswith("https:")
+            and target.strip().lower().startswith("http:")
+        ):
+            return None  # the 3xx is then the answer: request() raises it
+        return target
+
+
+class _BasicAuth(requests.auth.HTTPBasicAuth):
+    """The base URL's ``user:password``; its repr never shows them."""
+
+    def __repr__(self) -> str:
+        return "<BasicAuth [redacted]>"
+
+
 class _BearerAuth(requests.auth.AuthBase):
     """Adds the bearer token at send time; its repr never shows the key."""
 
@@ -643,7 +797,7 @@ class HTTPTransport:
         self._own_session = session is None
         self._adapter: Optional[_GuardedAdapter] = None
         if session is None:
-            session = requests.Session()
+            session = _Session()
             self._adapter = _GuardedAdapter(
                 pool_connections=4, pool_maxsize=config.pool_maxsize, max_retries=0
             )
@@ -678,9 +832,25 @@ class HTTPTransport:
         headers.update(config.default_headers)
         self._headers = headers
         # An auth object (not a header) also keeps requests from swapping in ~/.netrc.
-        self._bearer = _BearerAuth(config.api_key) if config.api_key else None
-        # Back-off waits end early when the call is cancelled from another thread.
-        self._sleep: Callable[[float], None] = _cancel.sleep
+        self._bearer: Optional[requests.auth.AuthBase] = (
+            _BearerAuth(config.api_key) if config.api_key else None
+        )
+        if self._bearer is None and config.base_auth is not None:
+            # Credentials that were in the base URL (a gateway's Basic auth), as requests
+            # would have sent them from the URL itself.
+            self._bearer = _BasicAuth(*config.base_auth)
+        # What no message may quote: the key, the base URL's password.
+        self._secrets = tuple(
+            secret
+            for secret in (config.api_key, *(config.base_auth or ())[1:])
+            if secret and len(secret) >= 3
+        )
+        # Back-off waits end early when the call is cancelled from another thread, or the
+        # client is closed (close() calls every ``_wakers`` entry).
+        self._sleep: Callable[[float], None] = self._backoff
+        self._closed = False
+        self._wakers: set[Callable[[], None]] = set()
+        self._wakers_lock = threading.Lock()
 
     @property
     def session(self) -> requests.Session:
@@ -688,11 +858,55 @@ class HTTPTransport:
         return self._session
 
     def close(self) -> None:
-        """Close the pooled connections, if the session is ours."""
+        """Close the pooled connections, if the session is ours; calls waiting to retry
+        stop, and nothing is sent afterwards."""
+        with self._wakers_lock:
+            self._closed = True
+            wakers = list(self._wakers)
+        for wake in wakers:
+            wake()
         if self._own_session:
             self._session.close()
 
-    def _auth(self, needs_auth: bool, path: str) -> Optional[_BearerAuth]:
+    def _backoff(self, seconds: float) -> None:
+        """Wait before a retry; a cancelled call or ``close()`` ends the wait early."""
+        guard = _cancel.current()
+        if guard is not None:
+            guard.network(sent=False)  # not sending, not using the CPU
+        event = threading.Event()
+        wake = guard.abort if guard is not None else event.set
+        with self._wakers_lock:
+            if self._closed:
+                return
+            self._wakers.add(wake)
+        try:
+            (guard._event if guard is not None else event).wait(seconds)
+        finally:
+            with self._wakers_lock:
+                self._wakers.discard(wake)
+
+    def _check_open(self, method: str, path: str) -> None:
+        if self._closed:
+            raise APIConnectionError(
+                f"{method} {path}: the client was closed; nothing more is sent (create a "
+                "new client)"
+            )
+
+    def _clean(self, error: APIError, cause: Optional[BaseException] = None) -> APIError:
+        """``error`` as the caller may see it: no secret in its message, no credential
+        header on the requests it or its cause hold."""
+        message = error.message
+        for secret in self._secrets:
+            message = message.replace(secret, "[redacted]")
+        if message != error.message:
+            error.message = message
+            error.args = (message,)
+        _redact_response(error.response)
+        if cause is not None:
+            _redact_chain(cause)
+        return error
+
+    def _auth(self, needs_auth: bool, path: str) -> Optional[requests.auth.AuthBase]:
         if self._bearer is not None:
             return self._bearer
         if needs_auth and not self._config.is_loopback:
@@ -715,29 +929,22 @@ class HTTPTransport:
     ) -> HTTPResponse:
         """Send one request (retrying only where wire.md allows) and return its response.
 
-        Raises the typed error for any 4xx/5xx status, connection failure or timeout. For
-        ``stream=True`` the body is left unread: iterate ``iter_bytes()`` and ``close()``.
-        ``upload`` is a streamed body (read from its sources in chunks, once per attempt):
-        it is retried only if not one byte of it went out, and a retryable status only if
-        its sources can be read again; one that breaks midway raises :class:`UploadError`.
+        Raises the typed error for any 3xx/4xx/5xx status, connection failure or timeout.
+        For ``stream=True`` the body is left unread: iterate ``iter_bytes()`` and
+        ``close()``. ``upload`` is a streamed body (read from its sources in chunks, once
+        per attempt): it is retried only if not one byte of it went out, and a retryable
+        status only if its sources can be read again; one that breaks midway raises
+        :class:`UploadError`.
         """
         config = self._config
+        self._check_open(method, path)
         headers = dict(self._headers)
         auth = self._auth(needs_auth, path)
         data: Union[bytes, MultipartBody, None] = upload
         if upload is not None:
             headers.update(upload.headers())
         elif json_body is not None:
-            try:
-                body = json.dumps(
-                    json_body, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-                )
-            except ValueError:
-                raise ArgumentValueError(
-                    "the request holds NaN or infinity, which JSON cannot carry: check "
-                    "numeric options such as temperature or top_p"
-                ) from None
-            data = body.encode()
+            data = _encode_json(json_body)
             headers["Content-Type"] = "application/json"
         if accept:
             headers["Accept"] = accept
@@ -748,29 +955,50 @@ class HTTPTransport:
         deadline = time.monotonic() + timeout.total if timeout.total is not None else None
         attempt = 0
         while True:
+            self._check_open(method, path)
             started = time.monotonic()
             first_byte = timeout.read
+            connect = timeout.connect
             if deadline is not None:
                 first_byte = min(first_byte, max(deadline - started, 0.001))
+                connect = min(connect, max(deadline - started, 0.001))
             retry_after: Optional[float] = None
             try:
-                resp = self._send(
-                    method,
-                    url,
-                    data=data,
-                    headers=headers,
-                    auth=auth,
-                    timeout=(timeout.connect, first_byte),
-                    allow_redirects=is_get,
-                )
+                with self._watch(deadline) as watched:
+                    resp = self._send(
+                        method,
+                        url,
+                        data=data,
+                        headers=headers,
+                        auth=auth,
+                        timeout=(connect, first_byte),
+                        allow_redirects=is_get,
+                    )
+                if watched is not None and watched.fired:
+                    resp.close()  # its socket is shut down: the answer is cut
+                    raise requests.exceptions.ReadTimeout("the total timeout ran out")
             except requests.exceptions.InvalidHeader as exc:
                 # requests quotes the offending header value, which may be the key.
                 raise APIConnectionError(
                     f"{method} {path}: a header value is invalid (check default_headers)"
                 ) from (None if "Bearer" in str(exc) else _scrubbed(exc))
+            except requests.exceptions.TooManyRedirects as exc:
+                # A loop: the next attempt would loop the same way. One attempt, no retry.
+                last = exc.response
+                raise self._clean(
+                    APIStatusError(
+                        f"{method} {path}: more than {_MAX_REDIRECTS} redirects (a redirect "
+                        "loop?); check base_url",
+                        status_code=getattr(last, "status_code", None),
+                        response=last,
+                    ),
+                    exc,
+                ) from _scrubbed(exc)
             except (requests.exceptions.RequestException, OSError) as exc:
                 error: APIError = _translate(exc, f"{method} {path}")
-                if isinstance(error, APITimeoutError) and _passed(deadline):
+                if (watched is not None and watched.fired) or (
+                    isinstance(error, APITimeoutError) and _passed(deadline)
+                ):
                     error = _total_timeout(method, path, timeout.total)
                 # A POST that may have reached the server could already be billed.
                 retryable = _is_connect_phase(exc) or (
@@ -781,18 +1009,21 @@ class HTTPTransport:
                     retryable = False  # the server may hold part of it: never send it twice
                     if upload.length is None or upload.sent < upload.length:
                         error = _broken_upload(method, path, upload, exc)
+                self._clean(error, exc)
                 self._log_failure(method, path, started, error)
             else:
                 status = resp.status_code
                 self._log_status(method, path, status, started)
-                if status < 400:
+                if status < 300 and _encoding(resp.headers) is None:
                     response = HTTPResponse(
                         resp,
                         method=method,
                         path=path,
                         read_timeout=timeout.read,
                         deadline=deadline,
+                        max_bytes=config.max_response_bytes,
                     )
+                    self._check_length(response)
                     if stream or not is_get:
                         return response
                     # A GET's body is read inside the retry loop: a reset or a stall while
@@ -807,8 +1038,14 @@ class HTTPTransport:
                         self._log_failure(method, path, started, error)
                     else:
                         return response
+                elif status < 300:
+                    raise self._encoded_error(resp, method, path)
+                elif status < 400:
+                    # A 3xx a GET did not follow (https to http), or any 3xx to a POST: a
+                    # POST is never re-sent elsewhere, and its body is no answer.
+                    raise self._redirect_error(resp, method, path)
                 else:
-                    error, retry_after = self._status_error(resp, method, path)
+                    error, retry_after = self._status_error(resp, method, path, deadline)
                     cause = error
                     if is_get:
                         retryable = status in _GET_RETRY_STATUSES or (
@@ -821,9 +1058,9 @@ class HTTPTransport:
                             upload is None or upload.reopenable
                         )
             guard = _cancel.current()
-            if guard is not None and guard.aborted:
+            if guard is not None and guard.aborted and not self._closed:
                 raise APIConnectionError(f"{method} {path}: the call was cancelled") from cause
-            if not retryable or attempt >= config.max_retries:
+            if not retryable or attempt >= config.max_retries or self._closed:
                 if cause is error:
                     raise error
                 raise error from cause
@@ -851,8 +1088,31 @@ class HTTPTransport:
                 type(error).__name__,
             )
             self._sleep(delay)
+            if self._closed:
+                raise APIConnectionError(
+                    f"{method} {path}: the client was closed while waiting to retry"
+                ) from cause
             if guard is not None and guard.aborted:
                 raise APIConnectionError(f"{method} {path}: the call was cancelled") from cause
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _watch(deadline: Optional[float]) -> Iterator[Optional[_cancel.Deadline]]:
+        """While sending and waiting for the answer's head, the deadline shuts the
+        connection down (a socket timeout bounds one ``recv``, not a trickle of them)."""
+        if deadline is None:
+            yield None
+            return
+        with _cancel.watch(deadline) as watched:
+            yield watched
+
+    @staticmethod
+    def _check_length(response: HTTPResponse) -> None:
+        """Refuse at once a body announced larger than ``max_response_bytes``."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > response._max_bytes:
+            response.close()
+            raise response._too_large()
 
     def _send(
         self,
@@ -861,7 +1121,7 @@ class HTTPTransport:
         *,
         data: Union[bytes, MultipartBody, None],
         headers: dict[str, str],
-        auth: Optional[_BearerAuth],
+        auth: Optional[requests.auth.AuthBase],
         timeout: tuple[float, float],
         allow_redirects: bool,
     ) -> requests.Response:
@@ -1008,19 +1268,91 @@ class HTTPTransport:
             )
         return response
 
-    def _status_error(
-        self, resp: requests.Response, method: str, path: str
-    ) -> tuple[APIStatusError, Optional[float]]:
+    def _error_body(
+        self, resp: requests.Response, method: str, path: str, deadline: Optional[float]
+    ) -> tuple[bytes, str]:
+        """The first ``MAX_ERROR_BODY_BYTES`` of an error body (never decoded), and a note
+        for the message when it was cut or compressed; the response is closed after."""
+        limit = C.MAX_ERROR_BODY_BYTES
+        encoding = _encoding(resp.headers)
+        raw = b""
+        note = ""
         try:
-            raw = resp.content
-        except (requests.exceptions.RequestException, OSError):
-            raw = b""
+            if encoding is not None:
+                note = (
+                    f" (the error body was sent with Content-Encoding {encoding!r}, which the "
+                    "SDK did not ask for: not decoded)"
+                )
+            else:
+                parts: list[bytes] = []
+                size = 0
+                reader = HTTPResponse(
+                    resp,
+                    method=method,
+                    path=path,
+                    read_timeout=self._config.timeout.read,
+                    deadline=deadline,
+                    max_bytes=limit + C.STREAM_READ_SIZE,
+                )
+                for data in reader.iter_bytes():
+                    parts.append(data)
+                    size += len(data)
+                    if size > limit:
+                        note = f" (the error body was cut at {limit // 1024} KiB)"
+                        break
+                raw = b"".join(parts)[:limit]
+        except (APIError, requests.exceptions.RequestException, OSError):
+            pass  # what arrived is kept: the status is the error
         finally:
             resp.close()
+        # err.response.content is what was read, without reading (or decoding) more.
+        resp._content = raw
+        resp._content_consumed = True  # type: ignore[attr-defined]
+        return raw, note
+
+    def _status_error(
+        self, resp: requests.Response, method: str, path: str, deadline: Optional[float]
+    ) -> tuple[APIStatusError, Optional[float]]:
+        raw, note = self._error_body(resp, method, path, deadline)
         error = status_error(
             resp.status_code, resp.headers, raw, response=resp, method=method, path=path
         )
+        if note:
+            error.message += note
+            error.args = (error.message,)
+        self._clean(error)
         return error, _parse_retry_after(resp.headers.get("Retry-After"), time.time())
+
+    def _redirect_error(self, resp: requests.Response, method: str, path: str) -> APIError:
+        location = resp.headers.get("Location", "")
+        resp.close()
+        if method == "GET":
+            why = "a redirect from https to http is never followed"
+        else:
+            why = f"a {method} is never re-sent to another address"
+        error = status_error(
+            resp.status_code, resp.headers, b"", response=resp, method=method, path=path
+        )
+        error.message = (
+            f"{method} {path}: the server answered {resp.status_code} redirecting to "
+            f"{redact_url(location)[:300]!r}; {why}: check base_url"
+        )
+        error.args = (error.message,)
+        return self._clean(error)
+
+    def _encoded_error(self, resp: requests.Response, method: str, path: str) -> APIError:
+        encoding = _encoding(resp.headers)
+        resp.close()
+        return self._clean(
+            APIResponseValidationError(
+                f"{method} {path}: the answer came with Content-Encoding {encoding!r}, "
+                "although the SDK asks for identity; compressed answers are not decoded (a "
+                "proxy in between may be compressing: configure it to pass bodies unchanged)",
+                status_code=resp.status_code,
+                request_id=request_id(resp.headers, None),
+                response=resp,
+            )
+        )
 
     @staticmethod
     def _log_status(method: str, path: str, status: int, started: float) -> None:

@@ -18,6 +18,7 @@ from ._exceptions import ArgumentTypeError, ArgumentValueError
 __all__ = [
     "MAX_MODEL_NAME_LENGTH",
     "MAX_REQUEST_BYTES",
+    "check_encoded_size",
     "check_messages",
     "check_model_name",
     "check_request_size",
@@ -185,12 +186,23 @@ def check_request_size(payload: Any, limit: Optional[int] = None) -> None:
         limit = MAX_REQUEST_BYTES
     size = _json_size_at_least(payload, limit)
     if size > limit:
-        raise ArgumentValueError(
-            f"the request body would be at least {size:,} bytes, over the SDK's limit of "
-            f"{limit:,} bytes ({limit // (1024 * 1024)} MiB, MAX_REQUEST_BYTES): split the "
-            "input over several requests, shorten the messages, or pass large images by "
-            "URL instead of inline data"
-        )
+        _refuse_size(f"at least {size:,}", limit)
+
+
+def check_encoded_size(size: int) -> None:
+    """Refuse an encoded request body of ``size`` bytes over ``MAX_REQUEST_BYTES``: the
+    check above counts characters, and one character may take up to four bytes."""
+    if size > MAX_REQUEST_BYTES:
+        _refuse_size(f"{size:,}", MAX_REQUEST_BYTES)
+
+
+def _refuse_size(size: str, limit: int) -> None:
+    raise ArgumentValueError(
+        f"the request body would be {size} bytes, over the SDK's limit of "
+        f"{limit:,} bytes ({limit // (1024 * 1024)} MiB, MAX_REQUEST_BYTES): split the "
+        "input over several requests, shorten the messages, or pass large images by "
+        "URL instead of inline data"
+    )
 
 
 def without_none(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -96,7 +96,8 @@ class AsyncDeepInfraClient:
                     ...
 
     The configuration arguments (``api_key``, ``base_url``, ``timeout``, ``max_retries``,
-    ``default_headers``, ``session``, ``pool_maxsize``, ``proxy``, ``allow_insecure``) are those of
+    ``default_headers``, ``session``, ``pool_maxsize``, ``proxy``, ``allow_insecure``,
+    ``max_response_bytes``) are those of
     :class:`DeepInfraClient`; ``None`` means its default.
 
     Args:
@@ -126,6 +127,7 @@ class AsyncDeepInfraClient:
         pool_maxsize: Optional[int] = None,
         proxy: Optional[str] = None,
         allow_insecure: bool = False,
+        max_response_bytes: Optional[int] = None,
         client: Optional[DeepInfraClient] = None,
         max_concurrency: Optional[int] = None,
     ) -> None:
@@ -144,6 +146,7 @@ class AsyncDeepInfraClient:
                 "session": session,
                 "pool_maxsize": pool_maxsize,
                 "proxy": proxy,
+                "max_response_bytes": max_response_bytes,
             }
             clashing = [name for name, value in given.items() if value is not None]
             if max_retries is not None:
@@ -175,6 +178,11 @@ class AsyncDeepInfraClient:
                 pool_maxsize=pool,
                 proxy=proxy,
                 allow_insecure=allow_insecure,
+                max_response_bytes=(
+                    C.DEFAULT_MAX_RESPONSE_BYTES
+                    if max_response_bytes is None
+                    else max_response_bytes
+                ),
             )
             self._owns_client = True
         self._setup(max_concurrency)
@@ -309,10 +317,15 @@ class AsyncDeepInfraClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        key = "set" if self._client.has_api_key else "none"
+        # Never raises: traceback formatters that show locals call it on half-built clients.
+        client = getattr(self, "_client", None)
+        config = getattr(client, "_config", None)
+        if config is None:
+            return "<AsyncDeepInfraClient (not configured)>"
+        key = "set" if config.api_key else "none"
         return (
-            f"<AsyncDeepInfraClient base_url={redact_url(self.base_url)!r} api_key={key} "
-            f"max_concurrency={self._max_concurrency}>"
+            f"<AsyncDeepInfraClient base_url={redact_url(config.base_url)!r} api_key={key} "
+            f"max_concurrency={getattr(self, '_max_concurrency', None)}>"
         )
 
     # Pickles as its configuration, like the sync client.

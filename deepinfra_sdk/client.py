@@ -44,6 +44,9 @@ class DeepInfraClient:
         allow_insecure: allow sending the key over plain ``http://`` to a host that is
             not loopback (refused by default: the key would travel unencrypted). The
             environment variable ``DEEPINFRA_ALLOW_INSECURE_HTTP=1`` does the same.
+        max_response_bytes: the most body bytes one answer may bring (a non-stream
+            answer, or a stream's whole body); more raises
+            :class:`~deepinfra_sdk.APIResponseTooLargeError`. 256 MiB by default.
 
     Use it as a context manager, or call :meth:`close`, to release pooled connections.
     The client pickles as its configuration and rebuilds its connections lazily, also
@@ -74,6 +77,7 @@ class DeepInfraClient:
         pool_maxsize: int = C.DEFAULT_POOL_MAXSIZE,
         proxy: Optional[str] = None,
         allow_insecure: bool = False,
+        max_response_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         config = ClientConfig.resolve(
             api_key=api_key,
@@ -84,6 +88,7 @@ class DeepInfraClient:
             pool_maxsize=pool_maxsize,
             proxy=proxy,
             allow_insecure=allow_insecure,
+            max_response_bytes=max_response_bytes,
         )
         self._setup(config, session)
 
@@ -204,8 +209,12 @@ class DeepInfraClient:
         self.close()
 
     def __repr__(self) -> str:
-        key = "set" if self._config.api_key else "none"
-        return f"<DeepInfraClient base_url={redact_url(self._config.base_url)!r} api_key={key}>"
+        # Never raises: traceback formatters that show locals call it on half-built clients.
+        config = getattr(self, "_config", None)
+        if not isinstance(config, ClientConfig):
+            return "<DeepInfraClient (not configured)>"
+        key = "set" if config.api_key else "none"
+        return f"<DeepInfraClient base_url={redact_url(config.base_url)!r} api_key={key}>"
 
     # Pickling carries the configuration only; connections are rebuilt where it lands.
     def __getstate__(self) -> dict[str, Any]:
