@@ -11,6 +11,7 @@ import pytest
 
 from deepinfra_sdk import (
     APIConnectionError,
+    APIResponseValidationError,
     APITimeoutError,
     DeepInfraClient,
     RateLimitError,
