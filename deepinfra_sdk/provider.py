@@ -132,16 +132,19 @@ class _Connection:
             proxy=self.proxy,
             default_headers=dict(self.headers) or None,
         )
+        evicted: list[_Shared] = []
         with _clients_lock:
             entry = _clients.get(key)
             if entry is None:
                 entry = _clients[key] = _Shared(client)
                 while len(_clients) > _MAX_SHARED_CLIENTS:
-                    # Not closed: another thread may still be streaming through it; its
-                    # sockets go when the last reference does.
-                    _clients.popitem(last=False)
+                    evicted.append(_clients.popitem(last=False)[1])
             else:
                 _clients.move_to_end(key)
+        for old in evicted:
+            # Its idle sockets close now; a stream still reading through it keeps its
+            # connection to the end (closed then, not pooled); new calls get a new client.
+            old.sync.close()
         return entry
 
 
