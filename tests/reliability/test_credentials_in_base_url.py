@@ -6,12 +6,9 @@ and no error (message, repr, pickle, traceback locals) or DEBUG log line shows i
 from __future__ import annotations
 
 import base64
-import contextlib
-import logging
 import pickle
 import socket
 import traceback
-from collections.abc import Iterator
 from typing import Callable
 
 import anyio
@@ -21,6 +18,7 @@ from deepinfra_sdk import APIConnectionError, AsyncDeepInfraClient, DeepInfraCli
 
 from ._hostile import head, hostile_server
 from .conftest import Api, free_port
+from .test_secrets import _debug_logs
 
 PASSWORD = "pw-S3cr3t-h0rse"
 
@@ -48,31 +46,6 @@ def _assert_clean(err: BaseException) -> None:
     assert PASSWORD.encode() not in pickle.dumps(err)
 
 
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def _debug_logs() -> Iterator[_Capture]:
-    capture = _Capture()
-    loggers = [logging.getLogger(name) for name in ("deepinfra_sdk", "urllib3", "requests")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-        lg.addHandler(capture)
-    try:
-        yield capture
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.removeHandler(capture)
-            lg.setLevel(level)
-
-
 def test_the_password_leaves_the_url_at_configuration() -> None:
     client = DeepInfraClient(base_url=f"http://gw-user:{PASSWORD}@127.0.0.1:{free_port()}")
     with client:
@@ -98,10 +71,14 @@ def _models(mode: str, base: str) -> None:
 @pytest.mark.parametrize("url", ["http://u:{pw}@127.0.0.1:99999", "http://u:{pw}@127.0.0.1:{port}"])
 def test_an_unusable_or_closed_base_url_never_shows_the_password(mode: str, url: str) -> None:
     base = url.format(pw=PASSWORD, port=free_port())
-    with _debug_logs() as logs, pytest.raises(APIConnectionError) as info:
+    with (
+        _debug_logs("deepinfra_sdk", "urllib3", "requests") as logs,
+        pytest.raises(APIConnectionError) as info,
+    ):
         _models(mode, base)
     _assert_clean(info.value)
-    assert all(PASSWORD not in line for line in logs.lines), logs.lines
+    lines = [record.getMessage() for record in logs.records]
+    assert lines and all(PASSWORD not in line for line in lines), lines
 
 
 @pytest.mark.parametrize("with_key", [False, True])
