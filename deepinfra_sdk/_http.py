@@ -38,7 +38,7 @@ from requests.adapters import HTTPAdapter
 
 from . import _cancel, _validation
 from . import _constants as C
-from ._config import ClientConfig, redact_url
+from ._config import ClientConfig, Timeout, redact_url
 from ._error_body import decode_body, request_id, status_error
 from ._exceptions import (
     APIConnectionError,
@@ -926,8 +926,14 @@ class HTTPTransport:
         needs_auth: bool = True,
         stream: bool = False,
         accept: Optional[str] = None,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> HTTPResponse:
         """Send one request (retrying only where wire.md allows) and return its response.
+
+        ``timeout``, ``extra_headers`` (a ``None`` value drops that header) and
+        ``max_retries`` override the client's settings for this call only.
 
         Raises the typed error for any 3xx/4xx/5xx status, connection failure or timeout.
         For ``stream=True`` the body is left unread: iterate ``iter_bytes()`` and
@@ -939,6 +945,13 @@ class HTTPTransport:
         config = self._config
         self._check_open(method, path)
         headers = dict(self._headers)
+        if extra_headers:
+            for name, value in extra_headers.items():
+                if value is None:
+                    headers.pop(name, None)
+                else:
+                    headers[name] = value
+        retries = config.max_retries if max_retries is None else max_retries
         auth = self._auth(needs_auth, path)
         data: Union[bytes, MultipartBody, None] = upload
         if upload is not None:
@@ -949,7 +962,8 @@ class HTTPTransport:
         if accept:
             headers["Accept"] = accept
         url = config.base_url + path
-        timeout = config.timeout
+        if timeout is None:
+            timeout = config.timeout
         is_get = method == "GET"
         # The total deadline covers every attempt and the waits between them.
         deadline = time.monotonic() + timeout.total if timeout.total is not None else None
@@ -1060,7 +1074,7 @@ class HTTPTransport:
             guard = _cancel.current()
             if guard is not None and guard.aborted and not self._closed:
                 raise APIConnectionError(f"{method} {path}: the call was cancelled") from cause
-            if not retryable or attempt >= config.max_retries or self._closed:
+            if not retryable or attempt >= retries or self._closed:
                 if cause is error:
                     raise error
                 raise error from cause
@@ -1083,7 +1097,7 @@ class HTTPTransport:
                 method,
                 path,
                 attempt,
-                config.max_retries,
+                retries,
                 delay,
                 type(error).__name__,
             )
@@ -1155,7 +1169,7 @@ class HTTPTransport:
                 cert=self._cert,
             )
         streamed = data is not None and not isinstance(data, bytes)
-        key = (method, url, headers.get("Accept"), data is not None, streamed, auth is not None)
+        key = (method, url, tuple(headers.items()), data is not None, streamed, auth is not None)
         template = self._prepared.get(key)
         if template is None:
             template = session.prepare_request(

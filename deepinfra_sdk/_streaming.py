@@ -210,7 +210,7 @@ class ChatStream:
                     index=index, message=message, finish_reason=acc.finish_reason, logprobs=None
                 )
             )
-        return ChatCompletion(
+        completion = ChatCompletion(
             id=self.id,
             object="chat.completion",
             created=self.created,
@@ -219,6 +219,8 @@ class ChatStream:
             usage=self.usage,
             system_fingerprint=None,
         )
+        completion.request_id = self.request_id
+        return completion
 
     # -- iteration ---------------------------------------------------------------------------
 

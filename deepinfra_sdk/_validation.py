@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 from urllib.parse import quote
 
+from ._config import Timeout, TimeoutTypes, coerce_timeout
 from ._exceptions import ArgumentTypeError, ArgumentValueError
 
 __all__ = [
     "MAX_MODEL_NAME_LENGTH",
     "MAX_REQUEST_BYTES",
+    "check_call_options",
     "check_encoded_size",
     "check_messages",
     "check_model_name",
@@ -208,3 +210,31 @@ def _refuse_size(size: str, limit: int) -> None:
 def without_none(params: Mapping[str, Any]) -> dict[str, Any]:
     """Drop unset (``None``) options: the API must never receive ``null`` for them."""
     return {k: v for k, v in params.items() if v is not None}
+
+
+def check_call_options(
+    timeout: TimeoutTypes,
+    extra_headers: Optional[Mapping[str, Optional[str]]],
+    max_retries: Optional[int],
+) -> Optional[Timeout]:
+    """Check a call's ``timeout=``/``extra_headers=``/``max_retries=`` (each ``None`` keeps
+    the client's setting) and return the timeout as a :class:`Timeout` (or ``None``)."""
+    if max_retries is not None and (
+        not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
+    ):
+        raise ArgumentValueError(
+            f"max_retries must be a whole number of retries, 0 or more, got {max_retries!r}"
+        )
+    if extra_headers is not None:
+        if not isinstance(extra_headers, Mapping):
+            raise ArgumentTypeError(
+                "extra_headers must be a dict of header names to str values, "
+                f"not {type(extra_headers).__name__}"
+            )
+        for name, value in extra_headers.items():
+            if not isinstance(name, str) or not (value is None or isinstance(value, str)):
+                raise ArgumentTypeError(
+                    f"extra_headers[{name!r}] must map a str name to a str value (or None "
+                    f"to drop that header), not {type(value).__name__}"
+                )
+    return None if timeout is None else coerce_timeout(timeout)

@@ -13,7 +13,7 @@ from ._config import ClientConfig, Timeout, TimeoutTypes, redact_url
 from ._exceptions import NotFoundError
 from ._keywords import strict_keywords
 from ._usage import UsageMeter
-from ._validation import check_request_size
+from ._validation import check_call_options, check_request_size
 from .resources import Chat, Embeddings, Images, Models
 
 if TYPE_CHECKING:
@@ -162,11 +162,18 @@ class DeepInfraClient:
         *,
         model: Optional[str] = None,
         stream: bool = False,
+        needs_auth: bool = True,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> HTTPResponse:
         """Send a request; a 404 naming a deprecated model names its replacement.
 
-        A body over ``MAX_REQUEST_BYTES`` is refused here, before any connection is made.
+        ``timeout``, ``extra_headers`` and ``max_retries`` are a public method's per-call
+        options (see :func:`check_call_options`). A body over ``MAX_REQUEST_BYTES`` is
+        refused here, before any connection is made.
         """
+        call_timeout = check_call_options(timeout, extra_headers, max_retries)
         if payload is not None:
             check_request_size(payload)
         try:
@@ -174,8 +181,12 @@ class DeepInfraClient:
                 method,
                 path,
                 json_body=payload,
+                needs_auth=needs_auth,
                 stream=stream,
                 accept="text/event-stream" if stream else None,
+                timeout=call_timeout,
+                extra_headers=extra_headers,
+                max_retries=max_retries,
             )
         except NotFoundError as err:
             if model:

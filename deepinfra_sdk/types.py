@@ -1,20 +1,25 @@
-"""Typed results: dataclasses with two ways in and one way out.
+"""Typed results: dataclasses with one generated decoder each, and one way out.
 
 Decoding takes one of two routes:
 
-* ``Cls.from_wire(d)``: hand-written, direct constructor calls, for dicts straight off the wire
-  (``json.loads`` output). This is the hot path (a stream decodes hundreds of thousands of
-  chunks a second), so it is tolerant but does no generic introspection: unknown keys are
-  ignored, missing optional keys become ``None`` (or the field's default), and lists it does not
-  need to transform are shared with ``d`` rather than copied. A payload too broken to decode
-  raises :class:`~deepinfra_sdk.APIResponseValidationError`.
+* ``Cls.from_wire(d)``: for dicts straight off the wire (``json.loads`` output). The decoder
+  is generated from the dataclass's field annotations by :func:`_decoder` the first time a
+  class decodes (straight-line code, positional constructor calls: no per-value
+  introspection), and handles nested result classes, ``List[X]``, ``Optional[X]``,
+  ``Dict[str, X]`` and plain values. It is tolerant: a missing or ``null`` optional key takes
+  the field's default, and lists it does not need to transform are shared with ``d``. A missing
+  required key, or a value of the wrong shape, raises
+  :class:`~deepinfra_sdk.APIResponseValidationError`. The stream chunk alone keeps a
+  hand-tuned decoder (``ChatCompletionChunk.from_wire``: a stream decodes hundreds of
+  thousands a second), which the tests hold equal to the generated one.
 * ``Cls.from_dict(d)`` / ``Cls.from_json(s)`` / ``Cls.schema()``: dataclasses-json, for
   canonical dicts (what ``to_dict`` produces): 150 to 300 times slower on a stream chunk
   (``bench/bench_types.py``). Unknown keys are excluded and missing optional fields are
   inferred as ``None``.
 
 Both routes give equal objects for the same canonical dict. ``from_wire`` additionally maps the
-wire's spellings onto the canonical fields:
+wire's spellings onto the canonical fields, each declared on its field with
+:func:`_wire_field` (other wire keys, a conversion, or a value computed from the whole object):
 
 ==========================================  =============================================
 on the wire                                 field
@@ -26,14 +31,23 @@ embedding as a base64 string                ``Embedding.embedding`` as floats (L
 ``data[].revised_prompt``                   ``ImageResponse.revised_prompts``
 ==========================================  =============================================
 
-Serialising (``to_dict``, ``to_json``) always goes through dataclasses-json. It is imported on
-first use, not when this module is, because it and marshmallow cost tens of milliseconds to
-import and most programs only ever decode.
+Nothing the server sends is lost: a decoded object keeps a reference to its wire dict, and
+``.extra`` is what the class does not model (computed on first read; ``{}`` when nothing).
+``to_dict`` gives the fields and the extras back as plain JSON values; ``to_json`` is its
+``json.dumps``. ``request_id`` is set on the result of a call (``None`` on nested objects).
+
+dataclasses-json is imported on first use of ``from_dict``/``from_json``/``schema``, not when
+this module is, because it and marshmallow cost tens of milliseconds to import and most
+programs only ever decode.
 """
 
+import dataclasses
+import json
 import os
 import sys
-from dataclasses import dataclass, field
+import threading
+import typing
+from dataclasses import MISSING, dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -43,6 +57,7 @@ from typing import (
     Iterator,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Union,
@@ -73,7 +88,9 @@ __all__ = [
     "ChatCompletionChunk",
     "ChatMessage",
     "ChoiceDelta",
+    "ChoiceLogprobs",
     "ChunkChoice",
+    "CompletionTokensDetails",
     "Embedding",
     "EmbeddingResponse",
     "FunctionCall",
@@ -82,8 +99,11 @@ __all__ = [
     "InferenceStatus",
     "Model",
     "Pricing",
+    "PromptTokensDetails",
+    "TokenLogprob",
     "ToolCall",
     "ToolCallDelta",
+    "TopLogprob",
     "Usage",
 ]
 
@@ -115,22 +135,275 @@ def _malformed(cls: type, d: object, exc: BaseException) -> APIResponseValidatio
     return APIResponseValidationError(f"malformed {cls.__name__} in response: {what}", body=d)
 
 
-class _JsonMixin:
-    """Serialisation through dataclasses-json, which is imported only when first needed.
+# --------------------------------------------------------------------------- the decoder
 
-    Unknown keys are excluded on input; missing optional fields are inferred as ``None``.
+
+class _Wire(NamedTuple):
+    """How one field is read off the wire (the ``_wire_field`` metadata)."""
+
+    keys: Optional[Sequence[str]]
+    convert: Optional[Callable[[Any], Any]]
+    compute: Optional[Callable[[Mapping[str, Any]], Any]]
+    missing: Any
+
+
+_WIRE_META = "deepinfra_sdk.wire"
+
+
+def _wire_field(
+    default: Any = MISSING,
+    *,
+    default_factory: Any = MISSING,
+    keys: Optional[Sequence[str]] = None,
+    convert: Optional[Callable[[Any], Any]] = None,
+    compute: Optional[Callable[[Mapping[str, Any]], Any]] = None,
+    missing: Any = MISSING,
+) -> Any:
+    """A dataclass field with its wire spelling declared, for what the annotation cannot say.
+
+    Args:
+        default, default_factory: as for ``dataclasses.field``.
+        keys: the wire keys to read, in order (the first that is not ``null`` wins); the
+            field's name by default. All of them count as modelled (not in ``.extra``).
+        convert: applied to a non-null wire value instead of the annotation's decoding.
+        compute: called with the whole wire dict to produce the value (for fields the wire
+            spreads over several keys); ``keys`` then lists the keys it reads.
+        missing: the value of a required field whose key is absent or ``null`` (instead of
+            an error), for positional fields the wire may leave out.
     """
+    meta = {_WIRE_META: _Wire(keys, convert, compute, missing)}
+    if default_factory is not MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+_PLAIN_WIRE = _Wire(None, None, None, MISSING)
+
+
+class _Decoder(NamedTuple):
+    """A class's generated wire decoder and what it knows about the class."""
+
+    decode: Callable[[Mapping[str, Any]], Any]
+    known: frozenset  # type: ignore[type-arg]  # wire keys the class models
+    names: Sequence[str]  # field names, for to_dict
+
+
+_DECODERS: Dict[type, _Decoder] = {}
+_BUILDING: Dict[type, bool] = {}
+_BUILD_LOCK = threading.RLock()
+
+
+def _decoder(cls: type) -> _Decoder:
+    """``cls``'s decoder, generated on first use (once: later calls are a dict lookup)."""
+    found = _DECODERS.get(cls)
+    if found is None:
+        with _BUILD_LOCK:
+            found = _DECODERS.get(cls)
+            if found is None:
+                found = _DECODERS[cls] = _build(cls)
+    return found
+
+
+def _is_generated(func: Any) -> bool:
+    return getattr(getattr(func, "__func__", func), "_generated", False)
+
+
+def _nested(tp: type) -> Callable[[Any], Any]:
+    """The decoding function to call for a nested result class."""
+    if not _is_generated(getattr(tp, "from_wire", None)):
+        # The class has its own from_wire (a hook around the generated one): respect it.
+        return cast(Callable[[Any], Any], tp.from_wire)  # type: ignore[attr-defined]
+    if _BUILDING.get(tp):  # a class that contains itself: look it up at call time
+        return lambda d: _decoder(tp).decode(d)
+    return _decoder(tp).decode
+
+
+class _Codegen:
+    """Names handed to the generated source, and the conversion expressions for a type."""
+
+    def __init__(self) -> None:
+        self.ns: Dict[str, Any] = {}
+        self.counter = 0
+
+    def name(self, value: Any, prefix: str) -> str:
+        self.counter += 1
+        name = f"{prefix}{self.counter}"
+        self.ns[name] = value
+        return name
+
+    def convert(self, tp: Any, depth: int = 0) -> Optional[Callable[[str], str]]:
+        """A function from a source expression to the expression decoding it as ``tp``;
+        ``None`` when the wire value is used as it is."""
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin is Union:
+            present = [a for a in args if a is not type(None)]
+            return self.convert(present[0], depth) if len(present) == 1 else None
+        if (
+            isinstance(tp, type)
+            and issubclass(tp, _JsonMixin)
+            and "__dataclass_fields__" in dir(tp)
+        ):
+            fn = self.name(_nested(tp), "t")
+            return lambda src: f"{fn}({src})"
+        var = f"e{depth}"
+        if origin in (list, List, Sequence, typing.get_origin(Sequence[int])) and args:
+            inner = self.convert(args[0], depth + 1)
+            if inner is not None:
+                item = inner(var)
+                return lambda src: f"[{item} for {var} in {src}]"
+        if origin in (dict, Dict, Mapping, typing.get_origin(Mapping[str, int])) and args:
+            inner = self.convert(args[1], depth + 1)
+            if inner is not None:
+                item = inner(var)
+                key = f"k{depth}"
+                return lambda src: f"{{{key}: {item} for {key}, {var} in {src}.items()}}"
+        return None
+
+
+def _build(cls: type) -> _Decoder:
+    """Generate ``cls``'s decoder from its fields (see the module docstring for the rules)."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a dataclass: it has no fields to decode")
+    _BUILDING[cls] = True
+    try:
+        hints = typing.get_type_hints(cls)
+        gen = _Codegen()
+        lines: List[str] = []
+        args: List[str] = []
+        known: List[str] = []
+        names: List[str] = []
+        keyword = False
+        for f in dataclasses.fields(cls):
+            names.append(f.name)
+            spec: _Wire = f.metadata.get(_WIRE_META, _PLAIN_WIRE)
+            keys = list(spec.keys or (f.name,))
+            known.extend(keys)
+            if not f.init:
+                continue
+            var = f"v{len(args)}"
+            keyword = keyword or bool(getattr(f, "kw_only", False))
+            args.append(f"{f.name}={var}" if keyword else var)
+            if spec.compute is not None:
+                lines.append(f"{var} = {gen.name(spec.compute, 'c')}(d)")
+                continue
+            lines.append(f"{var} = get({keys[0]!r})")
+            lines.extend(f"if {var} is None: {var} = get({k!r})" for k in keys[1:])
+            conv = gen.convert(hints.get(f.name, Any))
+            if spec.convert is not None:
+                fn = gen.name(spec.convert, "f")
+                conv = lambda src, fn=fn: f"{fn}({src})"  # noqa: E731
+            if f.default is not MISSING or f.default_factory is not MISSING:
+                if f.default is MISSING:
+                    default = gen.name(f.default_factory, "d") + "()"
+                elif f.default is None or isinstance(f.default, (str, int, float, bool)):
+                    default = repr(f.default)
+                else:
+                    default = gen.name(f.default, "d")
+                if conv is None:
+                    if default != "None":
+                        lines.append(f"if {var} is None: {var} = {default}")
+                elif default == "None":
+                    lines.append(f"if {var} is not None: {var} = {conv(var)}")
+                else:
+                    lines.append(f"{var} = {default} if {var} is None else {conv(var)}")
+                continue
+            if spec.missing is not MISSING:
+                missing = gen.name(spec.missing, "m")
+                if conv is None:
+                    lines.append(f"if {var} is None: {var} = {missing}")
+                else:
+                    lines.append(f"{var} = {missing} if {var} is None else {conv(var)}")
+                continue
+            present = " or ".join(f"{k!r} in d" for k in keys)
+            lines.append(f"if {var} is None and not ({present}): raise KeyError({keys[0]!r})")
+            if conv is not None:
+                lines.append(f"{var} = {conv(var)}")
+        gen.ns.update(cls=cls, _malformed=_malformed, _ERRORS=_DECODE_ERRORS)
+        if cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            keep = "object.__setattr__(o, '_wire', d)"
+        else:
+            keep = "o._wire = d"
+        body = "\n".join("        " + line for line in lines)
+        source = (
+            "def decode(d):\n"
+            "    try:\n"
+            "        get = d.get\n"
+            f"{body}\n"
+            f"        o = cls({', '.join(args)})\n"
+            f"        {keep}\n"
+            "        return o\n"
+            "    except _ERRORS as exc:\n"
+            "        raise _malformed(cls, d, exc) from exc\n"
+        )
+        exec(compile(source, f"<from_wire of {cls.__qualname__}>", "exec"), gen.ns)
+        decode = gen.ns["decode"]
+        decode.__qualname__ = f"{cls.__qualname__}.from_wire"
+        if "from_wire" not in vars(cls):
+            # Installed on the class itself: a call skips the lookup in _DECODERS.
+            def from_wire(c: type, d: Mapping[str, Any]) -> Any:
+                return decode(d) if c is cls else _decoder(c).decode(d)
+
+            from_wire._generated = True  # type: ignore[attr-defined]
+            from_wire.__doc__ = _JsonMixin.from_wire.__doc__
+            setattr(cls, "from_wire", classmethod(from_wire))  # noqa: B010
+        return _Decoder(decode, frozenset(known), tuple(names))
+    finally:
+        del _BUILDING[cls]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON values: result objects through their ``to_dict``."""
+    if isinstance(value, _JsonMixin):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _JsonMixin:
+    """Decoding (``from_wire``, generated), ``.extra``, ``to_dict``, and dataclasses-json's
+    ``from_dict``/``from_json``/``schema`` imported only when first needed."""
 
     # Set lazily (it holds a dataclasses-json enum); read by dataclasses-json itself.
     dataclass_json_config: ClassVar[Optional[Dict[str, Any]]] = None
+    #: The server's request id, on the result of a call (``None`` elsewhere).
+    request_id: Optional[str] = None
+    # The wire dict the object was decoded from, set by the decoders (for ``extra``).
+    _wire: Mapping[str, Any]
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
+        """Decode a dict off the wire (see :mod:`deepinfra_sdk.types` for the rules)."""
+        return cast("Self", _decoder(cls).decode(d))
+
+    @property
+    def extra(self) -> Dict[str, Any]:
+        """The wire fields this class does not model (``{}`` when there are none)."""
+        cached: Optional[Dict[str, Any]] = self.__dict__.get("_extra")
+        if cached is not None:
+            return cached
+        wire = self.__dict__.get("_wire")
+        if not wire:
+            return {}
+        known = _decoder(type(self)).known
+        extra = {k: v for k, v in wire.items() if k not in known}
+        self.__dict__["_extra"] = extra
+        return extra
 
     def to_dict(self, encode_json: bool = False) -> Dict[str, Any]:
-        """This object as a dict of JSON-compatible values, keyed by field name."""
-        return cast(Dict[str, Any], _dataclasses_json().to_dict(self, encode_json))
+        """This object as a dict of JSON values keyed by field name, plus its ``extra``
+        wire fields (``encode_json`` is accepted for dataclasses-json compatibility)."""
+        out = {name: _plain(getattr(self, name)) for name in _decoder(type(self)).names}
+        for key, value in self.extra.items():
+            out.setdefault(key, _plain(value))
+        return out
 
     def to_json(self, **kw: Any) -> str:
         """This object as a JSON string; keywords go to ``json.dumps``."""
-        return cast(str, _dataclasses_json().to_json(self, **kw))
+        return json.dumps(self.to_dict(), **kw)
 
     @classmethod
     def from_dict(cls, kvs: Mapping[str, Any], *, infer_missing: bool = True) -> "Self":
@@ -171,7 +444,7 @@ class Pricing(_JsonMixin):
     """A model's price. Amounts are US cents per unit; which ones are set depends on ``type``.
 
     ``type`` is ``tokens``, ``time``, ``uptime``, ``image_units``, ``input_length``, ... ;
-    pricing keys not listed here are ignored.
+    other pricing keys are in ``extra``.
     """
 
     type: str = ""
@@ -182,27 +455,10 @@ class Pricing(_JsonMixin):
     default_width: Optional[int] = None
     default_height: Optional[int] = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire ``pricing`` object."""
-        try:
-            get = d.get
-            return cls(
-                get("type") or "",
-                get("cents_per_input_token"),
-                get("cents_per_output_token"),
-                get("cents_per_sec"),
-                get("cents_per_image_unit"),
-                get("default_width"),
-                get("default_height"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
-
 
 @dataclass
 class Model(_JsonMixin):
-    """One entry of ``/models/featured`` or ``/models/list``.
+    """One entry of ``/models/featured`` or ``/models/list`` (only ``model_name`` is required).
 
     ``deprecated`` is the unix time of deprecation (``None`` if current); ``replaced_by`` names
     the successor, if any. ``max_tokens`` is the context size where known.
@@ -231,29 +487,6 @@ class Model(_JsonMixin):
         """Whether the model has a deprecation time."""
         return bool(self.deprecated)
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a model list entry; only ``model_name`` is required."""
-        try:
-            get = d.get
-            pricing = get("pricing")
-            return cls(
-                d["model_name"],
-                get("type") or "",
-                get("reported_type"),
-                None if pricing is None else Pricing.from_wire(pricing),
-                get("description"),
-                get("cover_img_url"),
-                list(get("tags") or ()),
-                get("max_tokens"),
-                get("replaced_by"),
-                get("deprecated"),
-                get("quantization"),
-                get("private"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
-
 
 # --------------------------------------------------------------------------- chat
 
@@ -265,37 +498,17 @@ class FunctionCall(_JsonMixin):
     name: str
     arguments: str = ""
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire ``function`` object of a tool call."""
-        try:
-            return cls(d["name"], d.get("arguments") or "")
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
-
 
 @dataclass
 class ToolCall(_JsonMixin):
-    """A complete tool call in an assistant message.
+    """A complete tool call in an assistant message (a missing ``id`` becomes ``""``).
 
     Field order differs from the wire's (``type`` last) because it has a default.
     """
 
-    id: str
-    function: FunctionCall
+    id: str = _wire_field(missing="")
+    function: FunctionCall = _wire_field()
     type: str = "function"
-
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire tool call (a missing ``id`` becomes ``""``)."""
-        try:
-            return cls(
-                d.get("id") or "",
-                FunctionCall.from_wire(d["function"]),
-                d.get("type") or "function",
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
 
 
 @dataclass
@@ -305,125 +518,113 @@ class FunctionCallDelta(_JsonMixin):
     name: Optional[str] = None
     arguments: Optional[str] = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire ``function`` fragment."""
-        try:
-            return cls(d.get("name"), d.get("arguments"))
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
-
 
 @dataclass
 class ToolCallDelta(_JsonMixin):
-    """A fragment of a streamed tool call; fragments with the same ``index`` belong together."""
+    """A fragment of a streamed tool call; fragments with the same ``index`` belong together
+    (a missing ``index`` means 0)."""
 
     index: int = 0
     id: Optional[str] = None
     type: Optional[str] = None
     function: Optional[FunctionCallDelta] = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire tool-call fragment (a missing ``index`` means 0)."""
-        try:
-            get = d.get
-            fn = get("function")
-            return cls(
-                get("index", 0),
-                get("id"),
-                get("type"),
-                None if fn is None else FunctionCallDelta(fn.get("name"), fn.get("arguments")),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
+
+@dataclass
+class TopLogprob(_JsonMixin):
+    """One of the likeliest tokens at a position, with its log probability."""
+
+    token: str = ""
+    logprob: float = 0.0
+    bytes: Optional[List[int]] = None
 
 
-def _tool_calls(raw: Optional[Sequence[Mapping[str, Any]]]) -> Optional[List[ToolCall]]:
-    return None if raw is None else [ToolCall.from_wire(t) for t in raw]
+@dataclass
+class TokenLogprob(_JsonMixin):
+    """A generated token's log probability, and the likeliest alternatives (``top_logprobs``
+    of them, when asked for)."""
+
+    token: str = ""
+    logprob: float = 0.0
+    bytes: Optional[List[int]] = None
+    top_logprobs: List[TopLogprob] = field(default_factory=list)
+
+
+@dataclass
+class ChoiceLogprobs(_JsonMixin):
+    """The log probabilities of a choice's tokens (``logprobs=True``), in order."""
+
+    content: Optional[List[TokenLogprob]] = None
+    refusal: Optional[List[TokenLogprob]] = None
 
 
 @dataclass
 class ChatMessage(_JsonMixin):
-    """A chat message, as sent in a request or returned in a completion.
+    """A chat message, as sent in a request or returned in a completion (a missing ``role``
+    means ``assistant``).
 
     ``reasoning_content`` holds a reasoning model's thinking (wire key ``reasoning_content`` or
-    ``reasoning``).
+    ``reasoning``). The message can be appended to ``messages`` as it is (or as its
+    ``to_dict()``): the SDK sends no ``null`` but ``content``.
     """
 
-    role: str
+    role: str = _wire_field(missing="assistant")
     content: Optional[str] = None
-    reasoning_content: Optional[str] = None
+    reasoning_content: Optional[str] = _wire_field(None, keys=("reasoning_content", "reasoning"))
     tool_calls: Optional[List[ToolCall]] = None
     name: Optional[str] = None
     tool_call_id: Optional[str] = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire message (a missing ``role`` means ``assistant``)."""
-        try:
-            get = d.get
-            reasoning = get("reasoning_content")
-            if reasoning is None:
-                reasoning = get("reasoning")
-            return cls(
-                get("role") or "assistant",
-                get("content"),
-                reasoning,
-                _tool_calls(get("tool_calls")),
-                get("name"),
-                get("tool_call_id"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
+
+@dataclass
+class PromptTokensDetails(_JsonMixin):
+    """Where the prompt's tokens came from: ``cached_tokens`` were served from the prompt cache."""
+
+    cached_tokens: int = 0
+
+
+@dataclass
+class CompletionTokensDetails(_JsonMixin):
+    """What the completion's tokens were: ``reasoning_tokens`` were spent thinking."""
+
+    reasoning_tokens: int = 0
 
 
 @dataclass
 class Usage(_JsonMixin):
-    """Token counts, and DeepInfra's ``estimated_cost`` where given (USD, unconfirmed)."""
+    """Token counts (missing or null counts mean 0), and DeepInfra's ``estimated_cost`` where
+    given (USD, unconfirmed). The details say how many prompt tokens hit the cache and how
+    many completion tokens were reasoning."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     estimated_cost: Optional[float] = None
+    prompt_tokens_details: Optional[PromptTokensDetails] = None
+    completion_tokens_details: Optional[CompletionTokensDetails] = None
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire ``usage`` object (missing or null counts mean 0)."""
-        try:
-            get = d.get
-            return cls(
-                get("prompt_tokens") or 0,
-                get("completion_tokens") or 0,
-                get("total_tokens") or 0,
-                get("estimated_cost"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
+    @property
+    def cached_tokens(self) -> int:
+        """Prompt tokens served from the cache (0 when not reported)."""
+        details = self.prompt_tokens_details
+        return details.cached_tokens if details is not None else 0
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Completion tokens spent reasoning (0 when not reported)."""
+        details = self.completion_tokens_details
+        return details.reasoning_tokens if details is not None else 0
 
 
 @dataclass
 class ChatChoice(_JsonMixin):
-    """One alternative of a (non-streamed) chat completion."""
+    """One alternative of a (non-streamed) chat completion; ``message`` is required, a missing
+    ``index`` means 0."""
 
-    index: int
-    message: ChatMessage
+    index: int = _wire_field(missing=0)
+    message: ChatMessage = _wire_field()
     finish_reason: Optional[str] = None
-    logprobs: Optional[Any] = None
-
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire choice; ``message`` is required, a missing ``index`` means 0."""
-        try:
-            get = d.get
-            return cls(
-                get("index", 0),
-                ChatMessage.from_wire(d["message"]),
-                get("finish_reason"),
-                get("logprobs"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
+    logprobs: Optional[ChoiceLogprobs] = None
 
 
 @dataclass
@@ -431,6 +632,7 @@ class ChatCompletion(_JsonMixin):
     """The answer to a non-streamed chat request.
 
     Missing ``id``/``object``/``model`` become ``""`` and a missing ``created`` 0, as in chunks.
+    ``service_tier`` is the tier that served the request, when the server says.
     """
 
     id: str = ""
@@ -440,6 +642,7 @@ class ChatCompletion(_JsonMixin):
     choices: List[ChatChoice] = field(default_factory=list)
     usage: Optional[Usage] = None
     system_fingerprint: Optional[str] = None
+    service_tier: Optional[str] = None
 
     @property
     def text(self) -> str:
@@ -447,24 +650,6 @@ class ChatCompletion(_JsonMixin):
         if not self.choices:
             return ""
         return self.choices[0].message.content or ""
-
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire chat completion."""
-        try:
-            get = d.get
-            usage = get("usage")
-            return cls(
-                get("id") or "",
-                get("object") or "",
-                get("created") or 0,
-                get("model") or "",
-                [ChatChoice.from_wire(c) for c in get("choices") or ()],
-                None if usage is None else Usage.from_wire(usage),
-                get("system_fingerprint"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
 
 
 @dataclass
@@ -474,26 +659,8 @@ class ChoiceDelta(_JsonMixin):
 
     role: Optional[str] = None
     content: Optional[str] = None
-    reasoning_content: Optional[str] = None
+    reasoning_content: Optional[str] = _wire_field(None, keys=("reasoning_content", "reasoning"))
     tool_calls: Optional[List[ToolCallDelta]] = None
-
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire ``delta`` object."""
-        try:
-            get = d.get
-            reasoning = get("reasoning_content")
-            if reasoning is None:
-                reasoning = get("reasoning")
-            tool_calls = get("tool_calls")
-            return cls(
-                get("role"),
-                get("content"),
-                reasoning,
-                None if tool_calls is None else [ToolCallDelta.from_wire(t) for t in tool_calls],
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
 
 
 @dataclass
@@ -503,22 +670,7 @@ class ChunkChoice(_JsonMixin):
     index: int = 0
     delta: ChoiceDelta = field(default_factory=ChoiceDelta)
     finish_reason: Optional[str] = None
-    logprobs: Optional[Any] = None
-
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire chunk choice."""
-        try:
-            get = d.get
-            delta = get("delta")
-            return cls(
-                get("index", 0),
-                ChoiceDelta() if delta is None else ChoiceDelta.from_wire(delta),
-                get("finish_reason"),
-                get("logprobs"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
+    logprobs: Optional[ChoiceLogprobs] = None
 
 
 @dataclass
@@ -539,10 +691,11 @@ class ChatCompletionChunk(_JsonMixin):
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire chunk: the streaming hot path.
+        """Decode a wire chunk: the streaming hot path, hand-tuned (the tests hold it equal
+        to the generated decoder).
 
-        Choices and deltas are built inline (not through their ``from_wire``), with positional
-        constructor calls, which measured fastest.
+        Choices and deltas are built inline, with positional constructor calls, which
+        measured fastest; each object keeps its wire dict for ``.extra``.
         """
         try:
             get = d.get
@@ -568,13 +721,19 @@ class ChatCompletionChunk(_JsonMixin):
                             if tool_calls is None
                             else [_tool_call_delta(t) for t in tool_calls],
                         )
-                    choices.append(
-                        _ChunkChoice(
-                            cget("index", 0), decoded, cget("finish_reason"), cget("logprobs")
-                        )
+                        decoded._wire = delta
+                    index = cget("index")
+                    logprobs = cget("logprobs")
+                    choice = _ChunkChoice(
+                        0 if index is None else index,
+                        decoded,
+                        cget("finish_reason"),
+                        None if logprobs is None else _logprobs(logprobs),
                     )
+                    choice._wire = c
+                    choices.append(choice)
             usage = get("usage")
-            return cls(
+            chunk = cls(
                 get("id") or "",
                 get("object") or "",
                 get("created") or 0,
@@ -582,6 +741,8 @@ class ChatCompletionChunk(_JsonMixin):
                 choices,
                 None if usage is None else _usage(usage),
             )
+            chunk._wire = d
+            return chunk
         except _DECODE_ERRORS as exc:
             raise _malformed(cls, d, exc) from exc
 
@@ -589,8 +750,31 @@ class ChatCompletionChunk(_JsonMixin):
 # Module-level aliases read by the chunk decoder: plain globals, no class attribute lookups.
 _ChoiceDelta = ChoiceDelta
 _ChunkChoice = ChunkChoice
-_tool_call_delta: Callable[[Mapping[str, Any]], ToolCallDelta] = ToolCallDelta.from_wire
-_usage: Callable[[Mapping[str, Any]], Usage] = Usage.from_wire
+
+
+# The generated decoders the chunk decoder calls, bound on first use (each first call swaps
+# in the decoder itself, so later chunks call it directly).
+def _first_tool_call_delta(d: Mapping[str, Any]) -> ToolCallDelta:
+    global _tool_call_delta
+    _tool_call_delta = _decoder(ToolCallDelta).decode
+    return cast(ToolCallDelta, _tool_call_delta(d))
+
+
+def _first_usage(d: Mapping[str, Any]) -> Usage:
+    global _usage
+    _usage = _decoder(Usage).decode
+    return cast(Usage, _usage(d))
+
+
+def _first_logprobs(d: Mapping[str, Any]) -> ChoiceLogprobs:
+    global _logprobs
+    _logprobs = _decoder(ChoiceLogprobs).decode
+    return cast(ChoiceLogprobs, _logprobs(d))
+
+
+_tool_call_delta: Callable[[Mapping[str, Any]], ToolCallDelta] = _first_tool_call_delta
+_usage: Callable[[Mapping[str, Any]], Usage] = _first_usage
+_logprobs: Callable[[Mapping[str, Any]], ChoiceLogprobs] = _first_logprobs
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -612,34 +796,34 @@ def _floats_from_base64(payload: str) -> List[float]:
     return values.tolist()
 
 
+def _vector(value: Any) -> Any:
+    return _floats_from_base64(value) if isinstance(value, str) else value
+
+
 @dataclass
 class Embedding(_JsonMixin):
-    """One input's embedding vector."""
+    """One input's embedding vector (a base64 string on the wire is decoded to floats; a
+    missing ``index`` means 0, or the entry's position in an ``EmbeddingResponse``)."""
 
-    index: int
-    embedding: List[float]
+    index: int = _wire_field(missing=0)
+    embedding: List[float] = _wire_field(convert=_vector)
     object: str = "embedding"
 
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any], *, default_index: int = 0) -> "Self":
-        """Decode a wire embedding; a base64 string vector is decoded to floats.
 
-        ``default_index`` is used when the entry has no ``index``.
-        """
-        try:
-            vector = d["embedding"]
-            if isinstance(vector, str):
-                vector = _floats_from_base64(vector)
-            return cls(d.get("index", default_index), vector, d.get("object") or "embedding")
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
+def _embeddings(entries: Any) -> List[Embedding]:
+    """Entries without an ``index`` take their position."""
+    decode = _decoder(Embedding).decode
+    return [
+        decode(e if isinstance(e, Mapping) and "index" in e else {**e, "index": i})
+        for i, e in enumerate(entries)
+    ]
 
 
 @dataclass
 class EmbeddingResponse(_JsonMixin):
     """The answer to an embeddings request."""
 
-    data: List[Embedding]
+    data: List[Embedding] = _wire_field(convert=_embeddings)
     model: str = ""
     usage: Optional[Usage] = None
     object: str = "list"
@@ -648,21 +832,6 @@ class EmbeddingResponse(_JsonMixin):
     def embeddings(self) -> List[List[float]]:
         """The vectors in input order (sorted by ``index``)."""
         return [e.embedding for e in sorted(self.data, key=lambda e: e.index)]
-
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire embeddings response (entries without ``index`` take their position)."""
-        try:
-            get = d.get
-            usage = get("usage")
-            return cls(
-                [Embedding.from_wire(e, default_index=i) for i, e in enumerate(d["data"])],
-                get("model") or "",
-                None if usage is None else Usage.from_wire(usage),
-                get("object") or "list",
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
 
 
 # --------------------------------------------------------------------------- images
@@ -678,21 +847,6 @@ class InferenceStatus(_JsonMixin):
     cost: Optional[float] = None
     tokens_generated: Optional[int] = None
     tokens_input: Optional[int] = None
-
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> "Self":
-        """Decode a wire ``inference_status`` object."""
-        try:
-            get = d.get
-            return cls(
-                get("status") or "unknown",
-                get("runtime_ms"),
-                get("cost"),
-                get("tokens_generated"),
-                get("tokens_input"),
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
 
 
 def _as_image(value: Any) -> str:
@@ -730,6 +884,17 @@ def _wire_images(d: Mapping[str, Any]) -> List[str]:
     return found
 
 
+def _revised_prompts(d: Mapping[str, Any]) -> Optional[List[Optional[str]]]:
+    """``revised_prompts``, else each ``data[].revised_prompt`` (``None`` if none has one)."""
+    revised = d.get("revised_prompts")
+    data = d.get("data")
+    if revised is None and data:
+        revised = [entry.get("revised_prompt") for entry in data]
+        if not any(r is not None for r in revised):
+            revised = None
+    return cast(Optional[List[Optional[str]]], revised)
+
+
 def _describe_image(image: str) -> str:
     """A short stand-in for an image in a repr: never the payload itself."""
     if is_url(image):
@@ -755,7 +920,9 @@ class ImageResponse(_JsonMixin):
     against the old provider's ``ImageResponse``).
     """
 
-    images: List[str]
+    images: List[str] = _wire_field(
+        compute=_wire_images, keys=("images", "output", "image_url", "data")
+    )
     prompt: Optional[str] = None
     seed: Optional[int] = None
     nsfw_content_detected: Optional[List[bool]] = None
@@ -763,7 +930,9 @@ class ImageResponse(_JsonMixin):
     inference_status: Optional[InferenceStatus] = None
     model: Optional[str] = None
     created: Optional[int] = None
-    revised_prompts: Optional[List[Optional[str]]] = None
+    revised_prompts: Optional[List[Optional[str]]] = _wire_field(
+        None, compute=_revised_prompts, keys=("revised_prompts", "data")
+    )
 
     @classmethod
     def from_wire(
@@ -776,29 +945,12 @@ class ImageResponse(_JsonMixin):
         bytes) / ``data[].url``. URLs are kept as they are. ``prompt`` and ``model`` (from the
         request) fill the fields the wire does not carry.
         """
-        try:
-            get = d.get
-            revised = get("revised_prompts")
-            data = get("data")
-            if revised is None and data:
-                revised = [entry.get("revised_prompt") for entry in data]
-                if not any(r is not None for r in revised):
-                    revised = None
-            status = get("inference_status")
-            nsfw = get("nsfw_content_detected")
-            return cls(
-                _wire_images(d),
-                prompt if prompt is not None else get("prompt"),
-                get("seed"),
-                None if nsfw is None else list(nsfw),
-                get("request_id"),
-                None if status is None else InferenceStatus.from_wire(status),
-                model if model is not None else get("model"),
-                get("created"),
-                revised,
-            )
-        except _DECODE_ERRORS as exc:
-            raise _malformed(cls, d, exc) from exc
+        result = cast("Self", _decoder(cls).decode(d))
+        if prompt is not None:
+            result.prompt = prompt
+        if model is not None:
+            result.model = model
+        return result
 
     # -- compatibility and container protocol
 

@@ -293,9 +293,9 @@ async def test_contextvars_reach_the_worker_thread(
     seen: list[tuple[str, bool]] = []
     original = Models._fetch
 
-    def spy(self: Models, featured: bool) -> Any:
+    def spy(self: Models, *args: Any) -> Any:
         seen.append((_request_tag.get(), threading.current_thread() is threading.main_thread()))
-        return original(self, featured)
+        return original(self, *args)
 
     monkeypatch.setattr(Models, "_fetch", spy)
     _request_tag.set("req-42")

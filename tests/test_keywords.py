@@ -81,7 +81,9 @@ def test_a_misspelled_keyword_is_refused_naming_the_closest_and_nothing_is_sent(
 def test_the_hint_points_at_extra_body_where_the_method_has_one(client: DeepInfraClient) -> None:
     with pytest.raises(ArgumentTypeError, match=r"extra_body=\{\.\.\.\}") as info:
         client.embeddings.create(input="hi", scheduler="x")
-    assert "valid keywords: dimensions, encoding_format, extra_body, input" in str(info.value)
+    assert "valid keywords: dimensions, encoding_format, extra_body, extra_headers, input" in (
+        str(info.value)
+    )
     with pytest.raises(ArgumentTypeError) as info:
         client.models.list(zzz=1)
     assert "extra_body" not in str(info.value)

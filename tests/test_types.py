@@ -7,8 +7,9 @@ import os
 import struct
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List, Optional
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,9 +31,13 @@ from deepinfra_sdk.types import (
     InferenceStatus,
     Model,
     Pricing,
+    PromptTokensDetails,
     ToolCall,
     ToolCallDelta,
     Usage,
+    _decoder,
+    _JsonMixin,
+    _wire_field,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -280,9 +285,18 @@ def test_chunk_tolerates_missing_and_unknown_fields() -> None:
     noisy["choices"][0]["delta"]["audio"] = {"id": "a"}
     noisy["usage"] = {"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": 0}}
     expected = ChatCompletionChunk.from_wire(json.loads(CHUNK_CONTENT))
-    expected.usage = Usage(prompt_tokens=1)
-    assert ChatCompletionChunk.from_wire(noisy) == expected
+    expected.usage = Usage(prompt_tokens=1, prompt_tokens_details=PromptTokensDetails(0))
+    decoded = ChatCompletionChunk.from_wire(noisy)
+    assert decoded == expected
     assert ChatCompletionChunk.from_dict(noisy) == expected
+    # What the classes do not model is kept, at every level, and given back by to_dict.
+    assert decoded.extra == {"service_tier": "x"}
+    assert decoded.choices[0].extra == {"stop_reason": None}
+    assert decoded.choices[0].delta.extra == {"audio": {"id": "a"}}
+    assert expected.extra == {} and expected.choices[0].delta.extra == {}
+    assert ChatCompletionChunk().extra == {}
+    assert decoded.to_dict()["service_tier"] == "x"
+    assert decoded.to_dict()["choices"][0]["delta"]["audio"] == {"id": "a"}
 
 
 def test_other_classes_tolerate_missing_and_unknown_fields() -> None:
@@ -445,6 +459,12 @@ _chunk = _merge(
 def test_random_chunks_decode_equally_both_routes(d: dict[str, Any]) -> None:
     fast = ChatCompletionChunk.from_wire(d)
     assert fast == ChatCompletionChunk.from_dict(d)
+    # The hand-tuned chunk decoder agrees with the one generated from the fields.
+    generated = _decoder(ChatCompletionChunk).decode(d)
+    assert generated == fast
+    assert generated.extra == fast.extra
+    assert [c.extra for c in generated.choices] == [c.extra for c in fast.choices]
+    assert generated.to_dict() == fast.to_dict()
     assert ChatCompletionChunk.from_json(fast.to_json()) == fast
     assert ChatCompletionChunk.from_wire(fast.to_dict()) == fast
 
@@ -460,8 +480,9 @@ chunk = t.ChatCompletionChunk.from_wire({"choices": [{"delta": {"content": "hi"}
 assert "dataclasses_json" not in sys.modules, "from_wire must not need dataclasses-json"
 d = chunk.to_dict()
 assert d["choices"][0]["delta"]["content"] == "hi", d
-assert "dataclasses_json" in sys.modules
+assert "dataclasses_json" not in sys.modules, "to_dict must not need dataclasses-json"
 assert t.ChatCompletionChunk.from_dict(d) == chunk
+assert "dataclasses_json" in sys.modules
 assert t.Usage.from_json('{"total_tokens": 3, "new": 1}') == t.Usage(total_tokens=3)
 print("ok")
 """
@@ -490,3 +511,100 @@ def test_schema_builds_without_warnings_and_excludes_unknown() -> None:
     assert loaded == ChatCompletionChunk.from_wire(json.loads(CHUNK_TOOL_CALLS))
     for cls in (Model, ChatCompletion, EmbeddingResponse, ImageResponse):
         assert cls.schema() is not None
+
+
+# ----------------------------------------------------------------- the generated decoder
+
+
+@dataclass
+class _Leaf(_JsonMixin):
+    name: str
+    size: int = 0
+
+
+def _upper(value: str) -> str:
+    return value.upper()
+
+
+@dataclass
+class _Tree(_JsonMixin):
+    label: str = _wire_field(keys=("label", "title"), convert=_upper)
+    leaves: List[_Leaf] = field(default_factory=list)
+    by_name: Dict[str, _Leaf] = field(default_factory=dict)
+    best: Optional[_Leaf] = None
+    nested: List[List[_Leaf]] = field(default_factory=list)
+    children: List[_Tree] = field(default_factory=list)
+    count: int = _wire_field(0, compute=lambda d: len(d.get("leaves") or ()), keys=("leaves",))
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class _Frozen(_JsonMixin):
+    a: int = 1
+
+
+@dataclass
+class _SubLeaf(_Leaf):
+    color: str = "red"
+
+
+def test_generated_decoder_follows_the_annotations() -> None:
+    wire = {
+        "title": "root",
+        "leaves": [{"name": "a", "size": 2}, {"name": "b", "size": None, "odd": 1}],
+        "by_name": {"x": {"name": "x"}},
+        "best": {"name": "c"},
+        "nested": [[{"name": "n"}], []],
+        "children": [{"label": "kid", "children": [{"label": "grandkid"}]}],
+        "raw": {"anything": [1, 2]},
+        "new_field": [3],
+    }
+    tree = _Tree.from_wire(wire)
+    assert tree.label == "ROOT"  # alias, then the conversion
+    assert tree.leaves == [_Leaf("a", 2), _Leaf("b", 0)]  # null takes the default
+    assert tree.by_name == {"x": _Leaf("x")}
+    assert tree.best == _Leaf("c")
+    assert tree.nested == [[_Leaf("n")], []]
+    assert tree.children[0].children[0].label == "GRANDKID"  # a class inside itself
+    assert tree.count == 2
+    assert tree.raw is wire["raw"]  # plain values are shared, not copied
+    assert tree.extra == {"new_field": [3]}
+    assert tree.leaves[1].extra == {"odd": 1}
+    assert tree.to_dict()["new_field"] == [3]
+    assert tree.to_dict()["leaves"][1] == {"name": "b", "size": 0, "odd": 1}
+    assert json.loads(tree.to_json())["by_name"] == {"x": {"name": "x", "size": 0}}
+    # Optional keys may be missing; a required one may not.
+    assert _Tree.from_wire({"label": "x"}) == _Tree("X")
+    with pytest.raises(APIResponseValidationError, match=r"_Leaf.*missing key 'name'"):
+        _Tree.from_wire({"label": "x", "leaves": [{"size": 1}]})
+    with pytest.raises(APIResponseValidationError, match="_Tree"):
+        _Tree.from_wire({"label": "x", "by_name": [1]})
+    with pytest.raises(APIResponseValidationError, match="_Tree"):
+        _Tree.from_wire({"label": "x", "leaves": 5})
+    with pytest.raises(APIResponseValidationError, match="_Tree"):
+        _Tree.from_wire(["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+def test_generated_decoder_for_frozen_classes_and_subclasses() -> None:
+    frozen = _Frozen.from_wire({"a": 2, "b": 3})
+    assert frozen == _Frozen(2) and frozen.extra == {"b": 3}
+    # A subclass gets its own decoder, from its own fields; the parent's stays as it was.
+    assert _SubLeaf.from_wire({"name": "s", "color": "blue"}) == _SubLeaf("s", 0, "blue")
+    assert _Leaf.from_wire({"name": "s", "color": "blue"}).extra == {"color": "blue"}
+    assert _SubLeaf.from_wire({"name": "s", "color": "blue"}).extra == {}
+
+
+def test_every_result_has_extra_and_request_id() -> None:
+    assert Usage().extra == {} and Usage().request_id is None
+    completion = ChatCompletion.from_wire(json.loads(CHAT_COMPLETION_TOOLS))
+    assert completion.extra == {}
+    message = completion.choices[0].message
+    assert message.to_dict()["tool_calls"][0]["function"]["name"] == "get_weather"
+    emb = EmbeddingResponse.from_wire({**json.loads(EMBEDDINGS), "id": "e-1"})
+    assert emb.extra == {"id": "e-1"} and emb.to_dict()["id"] == "e-1"
+    image = ImageResponse.from_wire({**json.loads(NATIVE_IMAGE), "has_nsfw": False})
+    assert image.extra == {"has_nsfw": False}
+    model = Model.from_wire(json.loads(TEXT_MODEL_ENTRY))
+    assert model.extra == {"mmlu": 0.86}
+    assert model.pricing is not None
+    assert model.pricing.extra == {"cents_per_input_cached_token": 0.000001}

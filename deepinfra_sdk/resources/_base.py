@@ -1,12 +1,20 @@
-"""What every resource shares: a reference to its client's transport."""
+"""What every resource shares: its client, and turning a response into a typed result."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import builtins
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
+
+from .._exceptions import APIResponseValidationError
 
 if TYPE_CHECKING:
-    from .._http import HTTPTransport
+    from .._http import HTTPResponse, HTTPTransport
     from ..client import DeepInfraClient
+    from ..types import _JsonMixin
+
+__all__ = ["Resource", "decode_result", "stamp_request_id"]
+
+T = TypeVar("T", bound="_JsonMixin")
 
 
 class Resource:
@@ -20,3 +28,55 @@ class Resource:
     @property
     def _transport(self) -> HTTPTransport:
         return self._client._transport
+
+
+def stamp_request_id(result: T, response: Any) -> T:
+    """Set ``result.request_id`` from the response's header (a request id the body already
+    carried stays when the header has none)."""
+    rid = getattr(response, "request_id", None)
+    if rid:
+        # object.__setattr__: a frozen result class takes the stamp too.
+        object.__setattr__(result, "request_id", rid)
+    return result
+
+
+def decode_result(
+    response: HTTPResponse,
+    cls: builtins.type[T],
+    *,
+    what: str,
+    require: Optional[tuple[str, builtins.type]] = None,
+    data: Any = None,
+    **decode: Any,
+) -> T:
+    """The response's JSON object decoded as ``cls`` (``cls.from_wire(data, **decode)``),
+    with the call's request id on it: the one place results of calls are made.
+
+    Args:
+        what: names the answer in errors (``"the chat completion"``).
+        require: ``(key, type)``: the object must hold ``key`` with a value of ``type``
+            (for answers whose class would accept an object without it).
+        data: the body, when the caller has parsed it already (it is read only once).
+
+    Raises:
+        APIResponseValidationError: the body is not such an object, or does not decode;
+            with the status, the body and the request id.
+    """
+    if data is None:
+        data = response.json()
+    problem = None
+    if not isinstance(data, dict):
+        problem = f"{what} is not a JSON object (got {type(data).__name__})"
+    elif require is not None and not isinstance(data.get(require[0]), require[1]):
+        kind = "list" if require[1] is list else require[1].__name__
+        problem = f"{what} has no {require[0]!r} {kind}"
+    try:
+        if problem is not None:
+            raise APIResponseValidationError(problem, body=data)
+        result = cls.from_wire(data, **decode)
+    except APIResponseValidationError as err:
+        err.status_code = err.status_code or response.status_code
+        err.request_id = err.request_id or response.request_id
+        err.response = err.response or response.response
+        raise
+    return stamp_request_id(result, response)

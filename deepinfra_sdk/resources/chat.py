@@ -6,12 +6,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 from .. import _constants as C
+from .._config import TimeoutTypes
 from .._error_body import decode_body, error_message
 from .._exceptions import APIResponseValidationError, ArgumentValueError
 from .._streaming import ChatStream
 from .._validation import check_messages, check_model_name, without_none
 from ..types import ChatCompletion
-from ._base import Resource
+from ._base import Resource, decode_result
 
 if TYPE_CHECKING:
     from .._batch import BatchResult, ProgressOption
@@ -51,6 +52,9 @@ class Completions(Resource):
         frequency_penalty: Optional[float] = None,
         user: Optional[str] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
         **params: Any,
     ) -> ChatCompletion: ...
 
@@ -78,6 +82,9 @@ class Completions(Resource):
         frequency_penalty: Optional[float] = None,
         user: Optional[str] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
         **params: Any,
     ) -> ChatStream: ...
 
@@ -98,6 +105,9 @@ class Completions(Resource):
         messages: Sequence[Mapping[str, Any]],
         stream: bool = False,
         extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
         **params: Any,
     ) -> Union[ChatCompletion, ChatStream]:
         """Run a chat completion.
@@ -107,6 +117,10 @@ class Completions(Resource):
             messages: ``[{"role": "user", "content": "Hi"}, ...]``.
             stream: ``True`` returns a :class:`ChatStream` of chunks as they are generated.
             extra_body: fields merged into the JSON body as they are (for new API options).
+            timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
+                :class:`~deepinfra_sdk.Timeout`) instead of the client's.
+            extra_headers: headers added to this request (``None`` drops one).
+            max_retries: this call's retry budget instead of the client's.
             **params: OpenAI and DeepInfra options (``temperature``, ``top_p``,
                 ``max_tokens``, ``stop``, ``n``, ``seed``, ``tools``, ``tool_choice``,
                 ``response_format``, ``reasoning_effort``, ``top_k``, ``min_p``,
@@ -126,9 +140,14 @@ class Completions(Resource):
         if extra_body:
             payload.update(extra_body)
         client = self._client
+        options: dict[str, Any] = {
+            "timeout": timeout,
+            "extra_headers": extra_headers,
+            "max_retries": max_retries,
+        }
         if stream:
             payload["stream"] = True
-            response = client._send("POST", _PATH, payload, model=model, stream=True)
+            response = client._send("POST", _PATH, payload, model=model, stream=True, **options)
             content_type = response.headers.get("content-type", "")
             if content_type and not content_type.startswith("text/event-stream"):
                 # A proxy's error page or a server ignoring "stream": say what came back.
@@ -141,10 +160,10 @@ class Completions(Resource):
                     request_id=response.request_id,
                 )
             return ChatStream(response, model=model, meter=client.usage)
-        data = client._send("POST", _PATH, payload, model=model).json()
-        if not isinstance(data, dict) or "choices" not in data:
-            raise APIResponseValidationError("the chat completion has no 'choices'", body=data)
-        completion = ChatCompletion.from_wire(data)
+        response = client._send("POST", _PATH, payload, model=model, **options)
+        completion = decode_result(
+            response, ChatCompletion, what="the chat completion", require=("choices", list)
+        )
         client.usage._record_usage(model, completion.usage)
         return completion
 

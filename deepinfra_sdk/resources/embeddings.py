@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Optional, Union
 
 from .. import _constants as C
-from .._exceptions import APIResponseValidationError, ArgumentTypeError, ArgumentValueError
+from .._config import TimeoutTypes
+from .._exceptions import ArgumentTypeError, ArgumentValueError
 from .._keywords import strict_keywords
 from .._validation import check_model_name, without_none
 from ..types import EmbeddingResponse
-from ._base import Resource
+from ._base import Resource, decode_result
 
 __all__ = ["Embeddings"]
 
@@ -31,6 +32,9 @@ class Embeddings(Resource):
         dimensions: Optional[int] = None,
         service_tier: Optional[str] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> EmbeddingResponse:
         """Embed one text or a list of texts; vectors come back as lists of floats.
 
@@ -44,6 +48,10 @@ class Embeddings(Resource):
             service_tier: ``"priority"`` for faster, pricier service on tagged models.
             extra_body: fields merged into the JSON body as they are (for API options the
                 SDK does not model yet).
+            timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
+                :class:`~deepinfra_sdk.Timeout`) instead of the client's.
+            extra_headers: headers added to this request (``None`` drops one).
+            max_retries: this call's retry budget instead of the client's.
         """
         if isinstance(input, str):
             texts: Union[str, list[str]] = input
@@ -67,11 +75,17 @@ class Embeddings(Resource):
         if extra_body:
             payload.update(extra_body)
         path = C.OPENAI_PREFIX + "/embeddings"
-        data = self._client._send("POST", path, payload, model=model).json()
-        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-            raise APIResponseValidationError(
-                "the embeddings response has no 'data' list", body=data
-            )
-        result = EmbeddingResponse.from_wire(data)
+        response = self._client._send(
+            "POST",
+            path,
+            payload,
+            model=model,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        result = decode_result(
+            response, EmbeddingResponse, what="the embeddings response", require=("data", list)
+        )
         self._client.usage._record_embeddings(model, result)
         return result

@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from typing import Any, Literal, Optional
 
 from .. import _constants as C
+from .._config import TimeoutTypes
 from .._exceptions import APIResponseValidationError, ArgumentValueError
 from .._images import decode_base64, is_url, sniff_media_type
 from .._keywords import strict_keywords
 from .._validation import check_model_name, model_path, without_none
 from ..types import ImageResponse
-from ._base import Resource
+from ._base import Resource, decode_result
 
 __all__ = ["Images"]
 
@@ -49,6 +50,9 @@ class Images(Resource):
         api: Literal["native", "openai"] = "native",
         cog: Optional[bool] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> ImageResponse:
         """Generate images from a text prompt.
 
@@ -70,6 +74,10 @@ class Images(Resource):
                 decided from the model name.
             extra_body: model-specific fields (``webhook``, ``scheduler``, ...) merged into
                 the body as they are; those set to ``None`` are not sent.
+            timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
+                :class:`~deepinfra_sdk.Timeout`) instead of the client's.
+            extra_headers: headers added to this request (``None`` drops one).
+            max_retries: this call's retry budget instead of the client's.
 
         Returns:
             An :class:`ImageResponse`: ``.images`` (data URIs or URLs), ``.save()``,
@@ -103,19 +111,27 @@ class Images(Resource):
             payload = _openai_payload(fields, extra, model=model)
         else:
             raise ArgumentValueError(f"api must be 'native' or 'openai', got {api!r}")
-        response = self._client._send("POST", path, payload, model=model)
+        response = self._client._send(
+            "POST",
+            path,
+            payload,
+            model=model,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
         data = response.json()
-        if not isinstance(data, dict):
-            raise APIResponseValidationError(
-                "the image response is not a JSON object",
-                body=data,
-                status_code=response.status_code,
-                request_id=response.request_id,
-            )
-        result = ImageResponse.from_wire(data, prompt=prompt, model=model)
+        result = decode_result(
+            response,
+            ImageResponse,
+            what="the image response",
+            data=data,
+            prompt=prompt,
+            model=model,
+        )
         # Counted before the checks below: a broken image was still billed.
         self._client.usage._record_image(model, result)
-        rid = response.request_id or result.request_id
+        rid = result.request_id
         if not result.images:
             raise APIResponseValidationError(
                 "the image response holds no image (no images, output, image_url or data)",

@@ -6,15 +6,17 @@ import builtins
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from .. import _cancel
 from .. import _constants as C
+from .._config import TimeoutTypes
 from .._exceptions import APIError, APIResponseValidationError
 from .._keywords import strict_keywords
 from .._validation import model_path
 from ..types import Model
-from ._base import Resource
+from ._base import Resource, decode_result
 
 if TYPE_CHECKING:
     from ..client import DeepInfraClient
@@ -23,6 +25,12 @@ __all__ = ["Models"]
 
 _TEXT_TYPE = "text-generation"
 _IMAGE_TYPE = "text-to-image"
+
+
+class _CallOptions(NamedTuple):
+    timeout: TimeoutTypes
+    extra_headers: Optional[Mapping[str, Optional[str]]]
+    max_retries: Optional[int]
 
 
 class _Fetch:
@@ -59,9 +67,22 @@ class Models(Resource):
         self._pid = os.getpid()
 
     @strict_keywords
-    def list(self, *, refresh: bool = False, featured: bool = True) -> builtins.list[Model]:
+    def list(
+        self,
+        *,
+        refresh: bool = False,
+        featured: bool = True,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> builtins.list[Model]:
         """The featured models (``GET /models/featured``), or all public ones with
-        ``featured=False`` (``GET /models/list``). ``refresh=True`` re-fetches."""
+        ``featured=False`` (``GET /models/list``). ``refresh=True`` re-fetches.
+
+        ``timeout``, ``extra_headers`` and ``max_retries`` apply to this call's request,
+        when it makes one (a cached list, or another thread's fetch, answers without).
+        """
+        options = _CallOptions(timeout, extra_headers, max_retries)
         asked = time.monotonic()
         entry = self._cache.get(featured)
         if entry is not None and not refresh and asked - entry[0] < C.MODELS_CACHE_TTL:
@@ -80,7 +101,7 @@ class Models(Resource):
             assert fetch is not None
             if owner:
                 try:
-                    fetch.models = self._fetch(featured)
+                    fetch.models = self._fetch(featured, options)
                     self._cache[featured] = (time.monotonic(), fetch.models)
                 except BaseException as exc:
                     fetch.error = exc
@@ -101,9 +122,17 @@ class Models(Resource):
                     raise fetch.error
             return list(fetch.models)
 
-    def _fetch(self, featured: bool) -> builtins.list[Model]:
+    def _fetch(self, featured: bool, options: _CallOptions) -> builtins.list[Model]:
         path = "/models/featured" if featured else "/models/list"
-        data = self._transport.request("GET", path, needs_auth=False).json()
+        response = self._client._send(
+            "GET",
+            path,
+            needs_auth=False,
+            timeout=options.timeout,
+            extra_headers=options.extra_headers,
+            max_retries=options.max_retries,
+        )
+        data = response.json()
         if not isinstance(data, list):
             raise APIResponseValidationError(
                 f"GET {path} should return a JSON array of models, got {type(data).__name__}",
@@ -112,24 +141,67 @@ class Models(Resource):
         return [Model.from_wire(item) for item in data if isinstance(item, dict)]
 
     @strict_keywords
-    def text_models(self, *, refresh: bool = False) -> builtins.list[str]:
-        """Names of the featured text models (``type == "text-generation"``)."""
-        return [m.model_name for m in self.list(refresh=refresh) if m.type == _TEXT_TYPE]
+    def text_models(
+        self,
+        *,
+        refresh: bool = False,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> builtins.list[str]:
+        """Names of the featured text models (``type == "text-generation"``); the
+        per-call options are those of :meth:`list`."""
+        models = self.list(
+            refresh=refresh, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+        )
+        return [m.model_name for m in models if m.type == _TEXT_TYPE]
 
     @strict_keywords
-    def image_models(self, *, refresh: bool = False) -> builtins.list[str]:
-        """Names of the featured image models (``reported_type == "text-to-image"``)."""
-        return [m.model_name for m in self.list(refresh=refresh) if m.reported_type == _IMAGE_TYPE]
-
-    @strict_keywords
-    def get(self, name: str) -> Model:
-        """One model's information (``GET /models/{name}``)."""
-        data = self._transport.request("GET", model_path("/models", name)).json()
-        if not isinstance(data, dict) or "model_name" not in data:
-            raise APIResponseValidationError(
-                f"GET /models/{name} did not return a model description", body=data
+    def image_models(
+        self,
+        *,
+        refresh: bool = False,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> builtins.list[str]:
+        """Names of the featured image models (``reported_type == "text-to-image"``); the
+        per-call options are those of :meth:`list`."""
+        return [
+            m.model_name
+            for m in self.list(
+                refresh=refresh,
+                timeout=timeout,
+                extra_headers=extra_headers,
+                max_retries=max_retries,
             )
-        return Model.from_wire(data)
+            if m.reported_type == _IMAGE_TYPE
+        ]
+
+    @strict_keywords
+    def get(
+        self,
+        name: str,
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> Model:
+        """One model's information (``GET /models/{name}``); ``timeout``,
+        ``extra_headers`` and ``max_retries`` override the client's for this call."""
+        response = self._client._send(
+            "GET",
+            model_path("/models", name),
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        return decode_result(
+            response,
+            Model,
+            what=f"GET /models/{name}: the model description",
+            require=("model_name", str),
+        )
 
     def cached(self, name: str) -> Optional[Model]:
         """The model from any list fetched so far, without a request (None if unknown)."""
