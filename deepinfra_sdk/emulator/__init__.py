@@ -27,8 +27,14 @@ Per-request controls, as headers: ``X-Emulator-Fault: {"drop": "after_events", .
 object with :class:`Fault`'s fields; it wins over queued faults for that request),
 ``X-Emulator-Token-Delay: 0.05`` and ``X-Emulator-Framing: close``.
 
+Answers take the shapes recorded from the real service (``shapes="recorded"``, explicit
+nulls and all; ``"lean"`` for the minimal ones), idle streams send ``: ping`` comments every
+``ping_interval`` seconds, and ``any_model=True`` serves any ``owner/name``. The native route
+also serves text generation (``{"input": ...}``) and embeddings (``{"inputs": [...]}``).
+
 From a shell: ``python -m deepinfra_sdk.emulator --port 8000 [--token-delay S]
-[--framing chunked|content-length|close] [--api-key K ...] [--no-auth]``.
+[--framing chunked|content-length|close] [--api-key K ...] [--no-auth] [--any-model]
+[--shapes recorded|lean] [--ping-interval S]``.
 """
 
 from __future__ import annotations

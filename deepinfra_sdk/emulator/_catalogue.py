@@ -5,14 +5,23 @@ returns the entries named in :data:`FEATURED`. Every entry carries the required 
 (``model_name``, ``type``, ``reported_type``, ``pricing``) and the usual optional ones, with
 prices in US cents per unit as at DeepInfra. Routes serve copies, so a test may read these
 structures freely (and should not mutate them).
+
+Like real listings it holds entries whose ``type`` and ``reported_type`` differ (a partner
+image model typed ``custom``, a vision model, an embeddings model reported as
+``sentence-similarity``), the types ``text-to-video``, ``text-to-speech`` and ``reranker``,
+fields added over time (``mmlu``, ``expected``, ``is_partner``, ``create_ts``), and the
+provider class's historical default models. With ``any_model`` (``--any-model``) a
+well-formed ``owner/name`` outside the catalogue is served as a made-up entry of the type the
+route needs (:func:`synthetic_model`).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Dict, List, Optional
 
-from ._errors import openai_error, validation_error
+from ._errors import native_error, openai_error, validation_error
 
 __all__ = [
     "CATALOGUE",
@@ -20,13 +29,19 @@ __all__ = [
     "CREATED",
     "EMBEDDING_DIMENSIONS",
     "FEATURED",
+    "MODEL_NAME_RE",
+    "PARTNER_IMAGE_MODELS",
     "REASONING_MODELS",
     "all_models",
     "featured_models",
     "find_model",
+    "native_model",
     "strip_version",
+    "synthetic_model",
     "usable_model",
 ]
+
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 
 _COVER = "https://shared.deepinfra.com/models/{}/cover_image.jpg"
 
@@ -40,11 +55,13 @@ def _entry(
     tags: Optional[List[str]] = None,
     max_tokens: Optional[int] = None,
     quantization: Optional[str] = None,
+    reported_type: Optional[str] = None,
+    **extra: Any,
 ) -> Dict[str, Any]:
     return {
         "model_name": name,
         "type": type_,
-        "reported_type": type_,
+        "reported_type": reported_type or type_,
         "description": description,
         "cover_img_url": _COVER.format(name),
         "tags": list(tags or []),
@@ -54,6 +71,7 @@ def _entry(
         "deprecated": None,
         "quantization": quantization,
         "private": 0,
+        **extra,
     }
 
 
@@ -191,6 +209,80 @@ CATALOGUE: List[Dict[str, Any]] = [
         "Whisper is a general-purpose speech recognition model trained on a large dataset "
         "of diverse audio.",
     ),
+    # The provider class's default model in 2024-2025, and the model of the recorded
+    # streams (real-traffic/chat_*_llama31_70b_*).
+    _entry(
+        "meta-llama/Meta-Llama-3.1-70B-Instruct",
+        "text-generation",
+        _tokens(0.0000230, 0.0000400),
+        "Meta Llama 3.1 70B Instruct, the instruction tuned 70 billion parameter model of "
+        "the Llama 3.1 family.",
+        tags=["tool_calling", "json_mode"],
+        max_tokens=131072,
+        quantization="bfloat16",
+        mmlu=83.6,
+        expected=None,
+        create_ts="2024-07-23T15:00:00+00:00",
+    ),
+    _entry(
+        "deepseek-ai/DeepSeek-V3",
+        "text-generation",
+        _tokens(0.0000380, 0.0000890),
+        "DeepSeek-V3, a Mixture-of-Experts language model with 671B total parameters of "
+        "which 37B are activated for each token.",
+        tags=["tool_calling", "json_mode"],
+        max_tokens=163840,
+        quantization="fp8",
+        create_ts="2024-12-26T12:00:00+00:00",
+    ),
+    # A vision model: listed as text generation, reported as what it does.
+    _entry(
+        "meta-llama/Llama-3.2-11B-Vision-Instruct",
+        "text-generation",
+        _tokens(0.0000049, 0.0000049),
+        "Llama 3.2 11B Vision, a multimodal model that reasons over images and text.",
+        tags=["vision"],
+        max_tokens=131072,
+        quantization="bfloat16",
+        reported_type="image-text-to-text",
+    ),
+    # The embeddings model of the recorded answer (real-traffic/embeddings_bge_base_*);
+    # reported as sentence similarity, as some real listings do.
+    _entry(
+        "BAAI/bge-base-en-v1.5",
+        "embeddings",
+        {"type": "input_tokens", "cents_per_input_token": 0.0000005},
+        "BGE base: 768 dimension English embeddings for retrieval and similarity.",
+        max_tokens=512,
+        reported_type="sentence-similarity",
+    ),
+    # A partner model: typed "custom", reported text-to-image, answering an image_url.
+    _entry(
+        "black-forest-labs/FLUX-1.1-pro",
+        "custom",
+        {
+            "type": "image_units",
+            "cents_per_image_unit": 4.0,
+            "default_width": 1024,
+            "default_height": 1024,
+        },
+        "FLUX1.1 [pro], Black Forest Labs' flagship model, served by the partner.",
+        reported_type="text-to-image",
+        is_partner=True,
+    ),
+    _entry(
+        "Wan-AI/Wan2.1-T2V-1.3B",
+        "text-to-video",
+        {"type": "time", "cents_per_sec": 0.05},
+        "Wan2.1 text-to-video, 1.3 billion parameters: 480p videos from a prompt.",
+    ),
+    _entry(
+        "Qwen/Qwen3-Reranker-0.6B",
+        "reranker",
+        {"type": "input_tokens", "cents_per_input_token": 0.0000010},
+        "Qwen3 Reranker scores how relevant each document is to a query.",
+        max_tokens=32768,
+    ),
 ]
 
 FEATURED: List[str] = [
@@ -201,10 +293,18 @@ FEATURED: List[str] = [
     "black-forest-labs/FLUX-1-schnell",
     "runwayml/stable-diffusion-v1-5",
     "BAAI/bge-large-en-v1.5",
+    "black-forest-labs/FLUX-1.1-pro",
+    "meta-llama/Llama-3.2-11B-Vision-Instruct",
+    "hexgrad/Kokoro-82M",
+    "Qwen/Qwen3-Reranker-0.6B",
 ]
 
 # Models that take ``{"input": {...}}`` on the native route and answer ``{"output": [...]}``.
 COG_STYLE = frozenset({"stability-ai/sdxl"})
+
+# Partner image models: the native route answers ``{"image_url", "inference_status",
+# "request_id", "status": "ok"}`` (wire.md, FLUX-1.1-pro).
+PARTNER_IMAGE_MODELS = frozenset({"black-forest-labs/FLUX-1.1-pro"})
 
 # ``created`` for ``/v1/openai/models``: fixed, so answers are reproducible.
 CREATED = 1718000000
@@ -213,6 +313,7 @@ CREATED = 1718000000
 EMBEDDING_DIMENSIONS = {
     "BAAI/bge-large-en-v1.5": 1024,
     "sentence-transformers/all-MiniLM-L6-v2": 384,
+    "BAAI/bge-base-en-v1.5": 768,
 }
 
 # The model that thinks aloud (``reasoning_content`` deltas before the answer).
@@ -243,13 +344,37 @@ def featured_models() -> List[Dict[str, Any]]:
     return [copy.deepcopy(e) for name in FEATURED if (e := find_model(name)) is not None]
 
 
-def usable_model(name: Any, wanted_type: str, route: str) -> Dict[str, Any]:
-    """The catalogue entry for ``name`` on an OpenAI-style route; an APIError if unusable."""
+def synthetic_model(name: str, type_: str) -> Dict[str, Any]:
+    """A made-up entry serving ``name`` as a ``type_`` model (the ``any_model`` mode)."""
+    pricing: Dict[str, Any] = {
+        "text-generation": _tokens(0.0000100, 0.0000300),
+        "embeddings": {"type": "input_tokens", "cents_per_input_token": 0.0000010},
+        "text-to-image": _image_units(1.0, 1024, 1024),
+    }.get(type_, {"type": "time", "cents_per_sec": 0.05})
+    return _entry(
+        strip_version(name),
+        type_,
+        pricing,
+        "Not in the emulator's catalogue: served because any_model is on.",
+        max_tokens=131072 if type_ == "text-generation" else None,
+    )
+
+
+def usable_model(
+    name: Any, wanted_type: str, route: str, any_model: bool = False
+) -> Dict[str, Any]:
+    """The catalogue entry for ``name`` on an OpenAI-style route; an APIError if unusable.
+
+    ``any_model``: a well-formed name outside the catalogue is served as a ``wanted_type``
+    model.
+    """
     if name is None:
         raise validation_error(["body", "model"])
     if not isinstance(name, str):
         raise validation_error(["body", "model"], "str type expected", "type_error.str")
     entry = find_model(name)
+    if entry is None and any_model and MODEL_NAME_RE.match(name):
+        return synthetic_model(name, wanted_type)
     if entry is None:
         raise openai_error(
             404, f"The model `{name}` does not exist", param="model", code="model_not_found"
@@ -257,11 +382,42 @@ def usable_model(name: Any, wanted_type: str, route: str) -> Dict[str, Any]:
     if entry.get("deprecated"):
         hint = f"; use {entry['replaced_by']} instead" if entry.get("replaced_by") else ""
         raise openai_error(404, f"Model {entry['model_name']} is deprecated{hint}", param="model")
-    if entry["type"] != wanted_type:
+    if wanted_type not in (entry["type"], entry["reported_type"]):
         raise openai_error(
             400,
             f"Model {entry['model_name']} is a {entry['type']} model; "
             f"{route} needs a {wanted_type} model",
             param="model",
         )
+    return entry
+
+
+def _guess_type(body: Any) -> str:
+    # What a native body asks of a model the catalogue does not know (any_model mode).
+    if isinstance(body, dict):
+        if "inputs" in body:
+            return "embeddings"
+        if isinstance(body.get("input"), str):
+            return "text-generation"
+        if "prompt" in body or isinstance(body.get("input"), dict):
+            return "text-to-image"
+    return "text-generation"
+
+
+def native_model(name: str, body: Any, any_model: bool = False) -> Dict[str, Any]:
+    """The entry ``POST /v1/inference/{name}`` serves; ``{"error": ...}`` 404s otherwise.
+
+    ``any_model``: a well-formed name outside the catalogue is served as the kind of model
+    its body asks for (``inputs``: embeddings, a string ``input``: text generation,
+    ``prompt``: text-to-image).
+    """
+    if not MODEL_NAME_RE.match(name):
+        raise native_error(404, f"Model {name!r} not found")
+    entry = find_model(name)
+    if entry is None and any_model:
+        return synthetic_model(name, _guess_type(body))
+    if entry is None:
+        raise native_error(404, f"Model {name} not found")
+    if entry.get("deprecated"):
+        raise native_error(404, f"Model {entry['model_name']} is deprecated")
     return entry

@@ -346,8 +346,11 @@ def _pick_tool(tools: Any, tool_choice: Any) -> Optional[Dict[str, Any]]:
     return first
 
 
-def plan_chat(body: Dict[str, Any], answer_tokens: int, shapes: str = "recorded") -> ChatPlan:
-    """Validate a chat request like DeepInfra does and decide its answer (in ``shapes``)."""
+def plan_chat(
+    body: Dict[str, Any], answer_tokens: int, shapes: str = "recorded", any_model: bool = False
+) -> ChatPlan:
+    """Validate a chat request like DeepInfra does and decide its answer (in ``shapes``;
+    ``any_model`` serves a model outside the catalogue)."""
     missing = [name for name in ("model", "messages") if name not in body]
     if missing:
         raise APIError(
@@ -379,7 +382,7 @@ def plan_chat(body: Dict[str, Any], answer_tokens: int, shapes: str = "recorded"
         )
     stops = _stops(body.get("stop"))
     tool = _pick_tool(body.get("tools"), body.get("tool_choice"))
-    entry = usable_model(model_name, "text-generation", "/v1/openai/chat/completions")
+    entry = usable_model(model_name, "text-generation", "/v1/openai/chat/completions", any_model)
     context = entry.get("max_tokens")
     if max_tokens is not None and context and max_tokens > context:
         raise openai_error(

@@ -8,7 +8,8 @@ import sys
 import threading
 from typing import Any, List, Optional, Sequence
 
-from ._emulator import Emulator
+from ._chat import SHAPES
+from ._emulator import DEFAULT_PING_INTERVAL, Emulator
 from ._faults import FRAMINGS
 
 __all__ = ["build_parser", "main"]
@@ -51,6 +52,24 @@ def build_parser(prog: str = "python -m deepinfra_sdk.emulator") -> argparse.Arg
     parser.add_argument(
         "--no-auth", action="store_true", help="serve requests without Authorization too"
     )
+    parser.add_argument(
+        "--any-model",
+        action="store_true",
+        help="serve any owner/name, not only the catalogue's models",
+    )
+    parser.add_argument(
+        "--shapes",
+        choices=SHAPES,
+        default="recorded",
+        help="answer shapes: as recorded from DeepInfra (default) or lean",
+    )
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=DEFAULT_PING_INTERVAL,
+        metavar="S",
+        help="idle seconds before a stream sends ': ping' (0: never; default %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each request on stderr")
     return parser
 
@@ -73,6 +92,9 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
             line_ending=_LINE_ENDINGS[args.line_ending],
             answer_tokens=args.answer_tokens,
             verbose=args.verbose,
+            shapes=args.shapes,
+            ping_interval=args.ping_interval or None,
+            any_model=args.any_model,
         )
         emulator.start()
     except (OSError, OverflowError, ValueError) as exc:

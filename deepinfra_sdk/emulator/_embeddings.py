@@ -65,7 +65,9 @@ def _inputs(value: Any) -> List[str]:
     raise validation_error(loc, "str or a list of str expected", "type_error")
 
 
-def embeddings_response(body: Dict[str, Any], shapes: str = "recorded") -> Dict[str, Any]:
+def embeddings_response(
+    body: Dict[str, Any], shapes: str = "recorded", any_model: bool = False
+) -> Dict[str, Any]:
     """The answer to ``POST /v1/openai/embeddings``.
 
     Recorded shape (``real-traffic/embeddings_bge_base_2024-11.json``): ``object``, ``model``,
@@ -73,7 +75,7 @@ def embeddings_response(body: Dict[str, Any], shapes: str = "recorded") -> Dict[
     shape keeps OpenAI's order and adds the cost.
     """
     texts = _inputs(body.get("input"))
-    entry = usable_model(body.get("model"), "embeddings", _ROUTE)
+    entry = usable_model(body.get("model"), "embeddings", _ROUTE, any_model)
     name = entry["model_name"]
     full = EMBEDDING_DIMENSIONS.get(name, 768)
     dimensions = optional_int(body, "dimensions", low=1, high=full) or full

@@ -14,7 +14,13 @@ import secrets
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ._catalogue import COG_STYLE, find_model, usable_model
+from ._catalogue import (
+    COG_STYLE,
+    MODEL_NAME_RE,
+    PARTNER_IMAGE_MODELS,
+    native_model,
+    usable_model,
+)
 from ._errors import native_error, openai_error, validation_error
 from ._ids import new_id
 from ._png import render_png
@@ -22,7 +28,6 @@ from ._validate import optional_int, optional_number, required_str
 
 __all__ = ["MODEL_NAME_RE", "is_image_route", "native_inference", "openai_images", "spoil_images"]
 
-MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 _MIN_SIDE, _MAX_SIDE, _STEP = 64, 2048, 8
 _MAX_IMAGES = 4
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
@@ -70,26 +75,27 @@ def _draw(prompt: str, seed: int, count: int, width: int, height: int) -> Tuple[
     return images, max(1, round((time.perf_counter() - started) * 1000))
 
 
-def _native_entry(model: str) -> Dict[str, Any]:
-    if not MODEL_NAME_RE.match(model):
-        raise native_error(404, f"Model {model!r} not found")
-    entry = find_model(model)
+def _native_entry(model: str, entry: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     if entry is None:
-        raise native_error(404, f"Model {model} not found")
-    if entry.get("deprecated"):
-        raise native_error(404, f"Model {entry['model_name']} is deprecated")
-    if entry["type"] != "text-to-image":
+        entry = native_model(model, None)
+    if "text-to-image" not in (entry["type"], entry["reported_type"]):
         raise native_error(
             400,
             f"Model {entry['model_name']} is a {entry['type']} model; "
-            "this emulator serves text-to-image models on /v1/inference",
+            "this emulator serves it only on its OpenAI-compatible route",
         )
     return entry
 
 
-def native_inference(model: str, body: Dict[str, Any], request_id: str) -> Dict[str, Any]:
-    """The answer to ``POST /v1/inference/{model}``."""
-    entry = _native_entry(model)
+def native_inference(
+    model: str,
+    body: Dict[str, Any],
+    request_id: str,
+    entry: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+    """The answer of an image model to ``POST /v1/inference/{model}`` (``entry``: its
+    catalogue entry, when the caller has looked it up already)."""
+    entry = _native_entry(model, entry)
     cog = entry["model_name"] in COG_STYLE
     prefix: Tuple[str, ...] = ("body",)
     params = body
@@ -127,6 +133,14 @@ def native_inference(model: str, body: Dict[str, Any], request_id: str) -> Dict[
         "tokens_generated": 0,
         "tokens_input": 0,
     }
+    if entry["model_name"] in PARTNER_IMAGE_MODELS:
+        # A partner model hosts the picture and answers with its address (wire.md).
+        return {
+            "image_url": f"https://images.emulator.invalid/{new_id('img-', 16)}.png",
+            "inference_status": {"cost": status["cost"], "runtime_ms": runtime_ms},
+            "request_id": request_id,
+            "status": "ok",
+        }
     if cog:
         return {
             "id": new_id("", 26).lower(),
@@ -144,10 +158,10 @@ def native_inference(model: str, body: Dict[str, Any], request_id: str) -> Dict[
     }
 
 
-def openai_images(body: Dict[str, Any]) -> Dict[str, Any]:
+def openai_images(body: Dict[str, Any], any_model: bool = False) -> Dict[str, Any]:
     """The answer to ``POST /v1/openai/images/generations``."""
     prompt = required_str(body, "prompt")
-    usable_model(body.get("model"), "text-to-image", "/v1/openai/images/generations")
+    usable_model(body.get("model"), "text-to-image", "/v1/openai/images/generations", any_model)
     count = optional_int(body, "n", low=1, high=_MAX_IMAGES) or 1
     size = body.get("size") or "1024x1024"
     match = _SIZE_RE.match(size) if isinstance(size, str) else None

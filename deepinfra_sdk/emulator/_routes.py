@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import unquote
 
-from ._catalogue import CATALOGUE, CREATED, FEATURED, find_model
+from ._catalogue import CATALOGUE, CREATED, FEATURED, find_model, native_model, synthetic_model
 from ._chat import plan_chat
 from ._embeddings import embeddings_response
 from ._errors import APIError, native_error, openai_error, validation_error
 from ._inference import MODEL_NAME_RE, native_inference, openai_images
 from ._multipart import Form
+from ._native_text import native_embeddings, native_generation
 from ._recording import Headers
 from ._reply import Reply
 
@@ -89,6 +90,8 @@ def _model_info(req: Request, rest: str) -> Reply:
     _auth(req)
     name = _model_name(rest)
     entry = find_model(name)
+    if entry is None and req.any_model:
+        entry = synthetic_model(name, "text-generation")
     if entry is None:
         raise native_error(404, f"Model {name} not found")
     return Reply(payload=entry)
@@ -107,7 +110,7 @@ def _openai_model_info(req: Request, rest: str) -> Reply:
 def _chat(req: Request) -> Reply:
     _allow(req, "POST")
     _auth(req)
-    plan = plan_chat(_body(req, True), req.answer_tokens, req.shapes)
+    plan = plan_chat(_body(req, True), req.answer_tokens, req.shapes, req.any_model)
     if plan.stream:
         return Reply(
             content_type="text/event-stream", headers=list(_SSE_HEADERS), events=plan.events()
@@ -116,23 +119,35 @@ def _chat(req: Request) -> Reply:
 
 
 def _post(
-    handler: Callable[..., Dict[str, Any]], shaped: bool = False
+    handler: Callable[[Dict[str, Any], Request], Dict[str, Any]],
 ) -> Callable[[Request], Reply]:
-    # shaped: the handler also takes the emulator's answer shapes ("recorded" or "lean").
     def serve(req: Request) -> Reply:
         _allow(req, "POST")
         _auth(req)
-        body = _body(req, True)
-        return Reply(payload=handler(body, req.shapes) if shaped else handler(body))
+        return Reply(payload=handler(_body(req, True), req))
 
     return serve
+
+
+# Native inference by model type; image models (type or reported type) are the default.
+_NATIVE_BY_TYPE: Dict[str, Callable[[Dict[str, Any], Dict[str, Any], Request], Reply]] = {
+    "text-generation": lambda entry, body, req: native_generation(
+        entry, body, req.request_id, req.answer_tokens
+    ),
+    "embeddings": lambda entry, body, req: native_embeddings(entry, body, req.request_id),
+}
 
 
 def _native(req: Request, rest: str) -> Reply:
     _allow(req, "POST")
     _auth(req)
     name = _model_name(rest)
-    return Reply(payload=native_inference(name, _body(req, False), req.request_id))
+    body = _body(req, False)
+    entry = native_model(name, body, req.any_model)
+    serve = _NATIVE_BY_TYPE.get(entry["type"])
+    if serve is not None:
+        return serve(entry, body, req)
+    return Reply(payload=native_inference(name, body, req.request_id, entry))
 
 
 def _openai_models(req: Request) -> Reply:
@@ -152,8 +167,10 @@ _EXACT: Dict[str, Callable[[Request], Reply]] = {
     "/models/list": lambda req: _list(req, lambda: CATALOGUE),
     f"{_OPENAI}/models": _openai_models,
     f"{_OPENAI}/chat/completions": _chat,
-    f"{_OPENAI}/embeddings": _post(embeddings_response, shaped=True),
-    f"{_OPENAI}/images/generations": _post(openai_images),
+    f"{_OPENAI}/embeddings": _post(
+        lambda body, req: embeddings_response(body, req.shapes, req.any_model)
+    ),
+    f"{_OPENAI}/images/generations": _post(lambda body, req: openai_images(body, req.any_model)),
 }
 
 _PREFIXED: Dict[str, Callable[[Request, str], Reply]] = {

@@ -169,7 +169,7 @@ def test_native_validation(
             "Model runwayml/stable-diffusion-v1-5 is deprecated",
         ),
         ("nobody/nothing", 404, "not found"),
-        ("meta-llama/Llama-3.3-70B-Instruct-Turbo", 400, "text-generation"),
+        ("Wan-AI/Wan2.1-T2V-1.3B", 400, "text-to-video"),
         ("not..a..model", 404, "not found"),
     ],
 )

@@ -33,7 +33,11 @@ def test_list_is_the_whole_catalogue_without_auth(emulator: Emulator) -> None:
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json"
     assert r.json() == CATALOGUE
-    assert 10 <= len(CATALOGUE) <= 16
+    assert 10 <= len(CATALOGUE) <= 30
+    # As real listings: entries whose type and reported type differ, and the types the
+    # original provider's split must skip.
+    assert any(e["type"] != e["reported_type"] for e in CATALOGUE)
+    assert {"text-to-video", "text-to-speech", "reranker"} <= {e["type"] for e in CATALOGUE}
     for entry in r.json():
         assert all(name in entry for name in REQUIRED + OPTIONAL)
         assert entry["pricing"]["type"] in {
