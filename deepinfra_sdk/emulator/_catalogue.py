@@ -32,6 +32,7 @@ __all__ = [
     "MODEL_NAME_RE",
     "PARTNER_IMAGE_MODELS",
     "REASONING_MODELS",
+    "TOOLLESS_MODELS",
     "all_models",
     "featured_models",
     "find_model",
@@ -270,6 +271,16 @@ CATALOGUE: List[Dict[str, Any]] = [
         reported_type="text-to-image",
         is_partner=True,
     ),
+    # A model without tool support: tools get the recorded 400
+    # (real-traffic/err_400_tools_unsupported.json).
+    _entry(
+        "Sao10K/L3.1-70B-Euryale-v2.2",
+        "text-generation",
+        _tokens(0.0000650, 0.0000750),
+        "Euryale 3.1 - 70B v2.2 is a model focused on creative roleplay from Sao10k.",
+        max_tokens=131072,
+        quantization="fp8",
+    ),
     _entry(
         "Wan-AI/Wan2.1-T2V-1.3B",
         "text-to-video",
@@ -301,6 +312,9 @@ FEATURED: List[str] = [
 
 # Models that take ``{"input": {...}}`` on the native route and answer ``{"output": [...]}``.
 COG_STYLE = frozenset({"stability-ai/sdxl"})
+
+# Text models that refuse ``tools`` with DeepInfra's 400.
+TOOLLESS_MODELS = frozenset({"Sao10K/L3.1-70B-Euryale-v2.2"})
 
 # Partner image models: the native route answers ``{"image_url", "inference_status",
 # "request_id", "status": "ok"}`` (wire.md, FLUX-1.1-pro).

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ._catalogue import REASONING_MODELS, usable_model
+from ._catalogue import REASONING_MODELS, TOOLLESS_MODELS, usable_model
 from ._errors import APIError, openai_error, validation_error
 from ._ids import new_id
 from ._sse import DONE
@@ -383,6 +383,10 @@ def plan_chat(
     stops = _stops(body.get("stop"))
     tool = _pick_tool(body.get("tools"), body.get("tool_choice"))
     entry = usable_model(model_name, "text-generation", "/v1/openai/chat/completions", any_model)
+    if tool is not None and entry["model_name"] in TOOLLESS_MODELS:
+        raise openai_error(
+            400, f"Tool calling is not supported for model: {entry['model_name']}", param="tools"
+        )
     context = entry.get("max_tokens")
     if max_tokens is not None and context and max_tokens > context:
         raise openai_error(
