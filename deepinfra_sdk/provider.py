@@ -9,7 +9,7 @@ Code written against the g4f-style ``DeepInfra`` provider keeps working once its
     ):
         print(chunk, end="")
     image = await DeepInfra.create_async_image(prompt="A city at sunset", model="stabilityai/sd3.5")
-    print(image.images)
+    print(image)  # markdown, [![A city at sunset](data:image/png;base64,...)](...)
 
 Every call goes through a :class:`~deepinfra_sdk.DeepInfraClient` taken from a small private
 cache keyed by the resolved configuration (key, base URL, proxy, timeout, headers), so repeated
@@ -23,6 +23,7 @@ twins for scripts.
 from __future__ import annotations
 
 import collections
+import difflib
 import hashlib
 import os
 import threading
@@ -38,7 +39,10 @@ from .types import ImageResponse, Model
 if TYPE_CHECKING:
     from .aio import AsyncDeepInfraClient
 
-__all__ = ["DeepInfra"]
+__all__ = ["DeepInfra", "Messages"]
+
+Messages = list[dict[str, Any]]
+"""OpenAI-style chat messages (the original's ``g4f.typing.Messages``)."""
 
 _TEXT_TYPE = "text-generation"
 _IMAGE_TYPE = "text-to-image"
@@ -241,15 +245,27 @@ _IMAGE_OPTIONS = frozenset(
 )
 
 
-def _image_fields(
-    prompt: str, extra_data: Optional[Mapping[str, Any]], kwargs: Mapping[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """The prompt and the other body fields: ``{"prompt": prompt, **extra_data, **kwargs}``."""
-    if extra_data is not None and not isinstance(extra_data, Mapping):
-        raise ArgumentTypeError(
-            f"extra_data must be a dict of body fields, not {type(extra_data).__name__}"
-        )
-    body: dict[str, Any] = {"prompt": prompt, **(extra_data or {}), **kwargs}
+def _extra_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """Pop ``extra_body`` (the original's name since 2025-05) and ``extra_data`` (before):
+    body fields to merge into the request, not fields named "extra_body"."""
+    merged: dict[str, Any] = {}
+    for name in ("extra_data", "extra_body"):
+        value = options.pop(name, None)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise ArgumentTypeError(
+                f"{name} must be a dict of request body fields, not {type(value).__name__}"
+            )
+        merged.update(value)
+    return merged
+
+
+def _image_fields(prompt: str, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The prompt and the other body fields: ``{"prompt": prompt, **extra_body, **kwargs}``."""
+    options = dict(kwargs)
+    extra = _extra_fields(options)
+    body: dict[str, Any] = {"prompt": prompt, **extra, **options}
     if "model" in body:
         raise ArgumentValueError("pass the image model as model=..., not as a body field")
     final_prompt = body.pop("prompt")
@@ -266,8 +282,7 @@ def _image_from_chat(
     # temperature, max_tokens and stream are named parameters of the chat methods, so
     # they are already out of `options`: an image request never receives them.
     image_prompt = prompt if prompt is not None else _prompt_from_messages(messages)
-    extra_data = options.pop("extra_data", None)
-    return _image_fields(image_prompt, extra_data, options)
+    return _image_fields(image_prompt, options)
 
 
 def _split_models(listed: Sequence[Model]) -> tuple[list[str], list[str]]:
@@ -285,8 +300,13 @@ def _split_models(listed: Sequence[Model]) -> tuple[list[str], list[str]]:
 def _chat_params(
     temperature: Optional[float], max_tokens: Optional[int], params: dict[str, Any]
 ) -> dict[str, Any]:
-    # None is dropped by the chat resource: unset options are never sent.
-    return {"temperature": temperature, "max_tokens": max_tokens, **params}
+    # None is dropped by the chat resource: unset options are never sent. extra_body and
+    # extra_data are merged into the body, as the original did.
+    options = dict(params)
+    extra = _extra_fields(options)
+    if extra:
+        options["extra_body"] = extra
+    return {"temperature": temperature, "max_tokens": max_tokens, **options}
 
 
 # -- the provider class ------------------------------------------------------------------------
@@ -308,6 +328,7 @@ class DeepInfra:
     the model list, plus ``/v1/inference`` for images) and ``headers`` (extra headers).
     """
 
+    label: ClassVar[str] = "DeepInfra"
     url: ClassVar[str] = "https://deepinfra.com"
     login_url: ClassVar[str] = "https://deepinfra.com/dash/api_keys"
     api_base: ClassVar[str] = "https://api.deepinfra.com/v1/openai"
@@ -316,12 +337,29 @@ class DeepInfra:
     supports_stream: ClassVar[bool] = True
     supports_message_history: ClassVar[bool] = True
     supports_system_message: ClassVar[bool] = True
+    active_by_default: ClassVar[bool] = True
     default_model: ClassVar[str] = C.DEFAULT_MODEL
     default_image_model: ClassVar[str] = C.DEFAULT_IMAGE_MODEL
     models: ClassVar[list[str]] = []
     """Text model names then image model names, filled by :meth:`get_models`."""
     image_models: ClassVar[list[str]] = []
     """Image model names (``reported_type == "text-to-image"``), filled with :attr:`models`."""
+    vision_models: ClassVar[list[str]] = ["meta-llama/Llama-3.2-11B-Vision-Instruct"]
+    """Text models that also read images in messages."""
+    model_aliases: ClassVar[dict[str, str]] = {
+        "llama-3.3-70b": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "llama-3.1-70b": "meta-llama/Meta-Llama-3.1-70B-Instruct",
+        "llama-3.1-8b": "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "llama-3.2-11b": "meta-llama/Llama-3.2-11B-Vision-Instruct",
+        "deepseek-r1": "deepseek-ai/DeepSeek-R1",
+        "deepseek-v3": "deepseek-ai/DeepSeek-V3",
+        "qwen-2.5-72b": "Qwen/Qwen2.5-72B-Instruct",
+        "sd-3.5": "stabilityai/sd3.5",
+        "sdxl-turbo": "stabilityai/sdxl-turbo",
+        "flux-schnell": "black-forest-labs/FLUX-1-schnell",
+        "flux-pro": "black-forest-labs/FLUX-1.1-pro",
+    }
+    """Short names g4f code uses, and the DeepInfra model each stands for."""
 
     # -- the model lists ---------------------------------------------------------------------
 
@@ -370,6 +408,41 @@ class DeepInfra:
         return cls.image_models
 
     @classmethod
+    def get_model(cls, model: Optional[str], **kwargs: Any) -> str:
+        """The model name ``model`` stands for, checked against the featured list.
+
+        Empty or ``None`` gives :attr:`default_model`; a key of :attr:`model_aliases` gives
+        its model; any other name must be in :meth:`get_models` (fetched, blocking, if not
+        loaded yet) unless that list is empty. The calls of this class resolve aliases but
+        do not refuse models outside the featured list (DeepInfra serves many more).
+
+        Args:
+            model: a model name or alias.
+            **kwargs: passed to :meth:`get_models` (connection options).
+
+        Raises:
+            ArgumentValueError: (a ``ValueError``) for a name outside a non-empty featured
+                list, naming the closest featured names.
+        """
+        if not model:
+            return cls.default_model
+        if model in cls.model_aliases:
+            return cls.model_aliases[model]
+        known = cls.get_models(**kwargs)
+        if known and model not in known:
+            close = difflib.get_close_matches(model, [*known, *cls.model_aliases], n=3)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ArgumentValueError(
+                f"model {model!r} is not among DeepInfra's featured models.{hint} Pass a name "
+                f"from DeepInfra.get_models() or an alias from DeepInfra.model_aliases."
+            )
+        return model
+
+    @classmethod
+    def _alias(cls, model: Optional[str], default: str) -> str:
+        return cls.model_aliases.get(model or "", model or default)
+
+    @classmethod
     async def _aimage_models(cls, aclient: AsyncDeepInfraClient) -> list[str]:
         # The async path fills the class lists too, from a worker thread: never blocking
         # the event loop with the request.
@@ -385,10 +458,11 @@ class DeepInfra:
         model: Optional[str],
         messages: Sequence[Mapping[str, Any]],
         stream: bool = True,
-        api_key: Optional[str] = None,
+        prompt: Optional[str] = None,
         temperature: Optional[float] = None,
         max_tokens: Optional[int] = None,
-        prompt: Optional[str] = None,
+        *,
+        api_key: Optional[str] = None,
         **kwargs: Any,
     ) -> AsyncGenerator[Union[str, ImageResponse], None]:
         """Answer a chat: yield text as it arrives, or one image for an image model.
@@ -397,25 +471,32 @@ class DeepInfra:
         ``stream=True``, else the whole answer as one string (nothing if it is empty, e.g.
         an answer made only of tool calls). For a model listed in :attr:`image_models` it
         yields one :class:`~deepinfra_sdk.ImageResponse` drawn from ``prompt``, or else from
-        the text of the last user message.
+        the text of the last user message; it is awaitable (awaiting gives itself), so the
+        original's callers, who ``await`` that chunk, keep working.
+
+        The positional order is the original's (2025): ``model, messages, stream, prompt,
+        temperature, max_tokens``; ``api_key`` is keyword-only, as it was in the original's
+        ``**kwargs``.
 
         Args:
-            model: the model name; empty or ``None`` means :attr:`default_model`.
+            model: the model name or a key of :attr:`model_aliases`; empty or ``None`` means
+                :attr:`default_model`.
             messages: OpenAI-style messages, ``[{"role": "user", "content": "Hi"}]``.
             stream: stream the answer (``True``) or fetch it whole.
-            api_key: the key; ``None`` reads the environment.
+            prompt: the prompt for an image model (ignored for text models).
             temperature: the sampling temperature; sent only when given.
             max_tokens: the longest answer, in tokens; sent only when given.
-            prompt: the prompt for an image model (ignored for text models).
+            api_key: the key; ``None`` reads the environment.
             **kwargs: connection options (``proxy``, ``timeout``, ``base_url``,
-                ``api_base`` ending in ``/v1/openai``, ``headers``); everything else goes
-                to the chat API as it is (``top_p``, ``stop``, ``seed``, ``tools``, ...) or,
-                for an image model, into the image request's body.
+                ``api_base`` ending in ``/v1/openai``, ``headers``); ``extra_body`` (or the
+                older ``extra_data``), whose fields are merged into the request body;
+                everything else goes to the chat API as it is (``top_p``, ``stop``,
+                ``seed``, ``tools``, ...) or, for an image model, into the image body.
 
         Closing the generator early (``break`` then ``aclose()``, cancellation) closes the
         stream and releases its connection.
         """
-        model = model or cls.default_model
+        model = cls._alias(model, cls.default_model)
         options = dict(kwargs)
         connection = _pop_connection(api_key, options, api_base_suffix=C.OPENAI_PREFIX)
         aclient = connection.shared().aio()
@@ -448,10 +529,11 @@ class DeepInfra:
         model: Optional[str],
         messages: Sequence[Mapping[str, Any]],
         stream: bool = True,
-        api_key: Optional[str] = None,
+        prompt: Optional[str] = None,
         temperature: Optional[float] = None,
         max_tokens: Optional[int] = None,
-        prompt: Optional[str] = None,
+        *,
+        api_key: Optional[str] = None,
         **kwargs: Any,
     ) -> Generator[Union[str, ImageResponse], None, None]:
         """The synchronous twin of :meth:`create_async_generator`, for scripts.
@@ -459,7 +541,7 @@ class DeepInfra:
         Same arguments, same results (``str`` pieces, or one ``ImageResponse`` for an image
         model), as a plain generator; closing it early closes the stream.
         """
-        model = model or cls.default_model
+        model = cls._alias(model, cls.default_model)
         options = dict(kwargs)
         connection = _pop_connection(api_key, options, api_base_suffix=C.OPENAI_PREFIX)
         client = connection.shared().sync
@@ -494,15 +576,18 @@ class DeepInfra:
         api_base: Optional[str],
         proxy: Optional[str],
         timeout: TimeoutTypes,
-        extra_data: Optional[Mapping[str, Any]],
+        extra_body: Optional[Mapping[str, Any]],
         kwargs: Mapping[str, Any],
     ) -> tuple[_Shared, str, str, dict[str, Any]]:
         """The shared client, model, prompt and fields of an image request."""
         options = dict(kwargs)
         options.update(api_base=api_base, proxy=proxy, timeout=timeout)
+        if extra_body is not None:
+            options["extra_body"] = extra_body
         connection = _pop_connection(api_key, options, api_base_suffix=C.INFERENCE_PREFIX)
-        final_prompt, fields = _image_fields(prompt, extra_data, options)
-        return connection.shared(), model or cls.default_image_model, final_prompt, fields
+        final_prompt, fields = _image_fields(prompt, options)
+        model = cls._alias(model, cls.default_image_model)
+        return connection.shared(), model, final_prompt, fields
 
     @classmethod
     async def create_async_image(  # noqa: PLR0917 - the original provider's positional order
@@ -513,30 +598,34 @@ class DeepInfra:
         api_base: Optional[str] = None,
         proxy: Optional[str] = None,
         timeout: TimeoutTypes = 180,
-        extra_data: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> ImageResponse:
         """Generate an image with the native inference route (``POST /v1/inference/{model}``).
 
-        The body is ``{"prompt": prompt, **extra_data, **kwargs}`` (``width``, ``height``,
+        The body is ``{"prompt": prompt, **extra_body, **kwargs}`` (``width``, ``height``,
         ``num_images``, ``seed``, ``negative_prompt``, model-specific fields...); Cog-style
-        models get their ``{"input": ...}`` wrapping automatically.
+        models get their ``{"input": ...}`` wrapping automatically. The positional order is
+        the original's (``extra_body`` took ``extra_data``'s place in 2025-05; ``extra_data=``
+        is still accepted by name, and merged the same way).
 
         Args:
             prompt: what to draw.
-            model: an image model; empty or ``None`` means :attr:`default_image_model`.
+            model: an image model or a key of :attr:`model_aliases`; empty or ``None`` means
+                :attr:`default_image_model`.
             api_key: the key; ``None`` reads the environment.
             api_base: the inference base, the API root plus ``/v1/inference`` (by default
                 from ``DEEPINFRA_BASE_URL`` or ``https://api.deepinfra.com``).
             proxy: a proxy URL for http and https.
             timeout: seconds for connecting and for the answer (or a
                 :class:`~deepinfra_sdk.Timeout`).
-            extra_data: more body fields.
-            **kwargs: body fields; ``base_url`` and ``headers`` configure the connection.
+            extra_body: more body fields, merged into the body.
+            **kwargs: body fields (``extra_data``: more of them, merged); ``base_url`` and
+                ``headers`` configure the connection.
 
         Returns:
             An :class:`~deepinfra_sdk.ImageResponse`: ``.images`` holds ``data:`` URIs or
-            URLs, ``.prompt`` (alias ``.alt``) the prompt.
+            URLs, ``.prompt`` (alias ``.alt``) the prompt; ``print()`` shows it as markdown.
         """
         shared, model, final_prompt, fields = cls._image_request(
             prompt,
@@ -545,10 +634,28 @@ class DeepInfra:
             api_base=api_base,
             proxy=proxy,
             timeout=timeout,
-            extra_data=extra_data,
+            extra_body=extra_body,
             kwargs=kwargs,
         )
         return await shared.aio().images.generate(final_prompt, model=model, **fields)
+
+    @classmethod
+    async def create_async_image_generator(  # noqa: PLR0917 - create_async_image's order
+        cls,
+        prompt: str,
+        model: Optional[str] = None,
+        api_key: Optional[str] = None,
+        api_base: Optional[str] = None,
+        proxy: Optional[str] = None,
+        timeout: TimeoutTypes = 180,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[ImageResponse, None]:
+        """:meth:`create_async_image` as an async generator yielding its one
+        :class:`~deepinfra_sdk.ImageResponse` (same arguments), for code that iterates."""
+        yield await cls.create_async_image(
+            prompt, model, api_key, api_base, proxy, timeout, extra_body, **kwargs
+        )
 
     @classmethod
     def create_image(  # noqa: PLR0917 - the original provider's positional order
@@ -559,7 +666,7 @@ class DeepInfra:
         api_base: Optional[str] = None,
         proxy: Optional[str] = None,
         timeout: TimeoutTypes = 180,
-        extra_data: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> ImageResponse:
         """The synchronous twin of :meth:`create_async_image` (same arguments and result)."""
@@ -570,7 +677,7 @@ class DeepInfra:
             api_base=api_base,
             proxy=proxy,
             timeout=timeout,
-            extra_data=extra_data,
+            extra_body=extra_body,
             kwargs=kwargs,
         )
         return shared.sync.images.generate(final_prompt, model=model, **fields)

@@ -54,6 +54,7 @@ from typing import (
     Callable,
     ClassVar,
     Dict,
+    Generator,
     Iterator,
     List,
     Mapping,
@@ -959,6 +960,41 @@ class ImageResponse(_JsonMixin):
         """The prompt (the old provider's name for it)."""
         return self.prompt
 
+    # The old provider's ImageResponse (g4f) interface: code written against it keeps
+    # working, whether it awaits the chunk it was given (as from 2025-01) or not.
+
+    @property
+    def urls(self) -> List[str]:
+        """The images (the name g4f's ImageResponse gives them)."""
+        return self.images
+
+    def get_list(self) -> List[str]:
+        """The images as a list (g4f's name; ``.images`` is always a list here)."""
+        return list(self.images)
+
+    @property
+    def options(self) -> Dict[str, Any]:
+        """What else the answer says, by name (``seed``, ``model``, ``request_id``...):
+        g4f's free-form options, filled from the fields that are set."""
+        names = ("seed", "model", "request_id", "nsfw_content_detected", "created")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+    def get(self, key: str) -> Any:
+        """``options[key]``, or None (g4f's accessor)."""
+        return self.options.get(key)
+
+    def __str__(self) -> str:
+        """Markdown, as g4f printed it: ``[![alt](url)](url)`` per image, one per line."""
+        alt = (self.prompt or "").replace("\n", " ")
+        if len(self.images) == 1:
+            return f"[![{alt}]({self.images[0]})]({self.images[0]})"
+        return "\n".join(f"[![#{i} {alt}]({url})]({url})" for i, url in enumerate(self.images, 1))
+
+    def __await__(self) -> Generator[Any, None, "ImageResponse"]:
+        """Awaiting the response gives the response: g4f yielded a coroutine for image
+        models, so its callers write ``await chunk``."""
+        return _ready(self).__await__()
+
     def __len__(self) -> int:
         return len(self.images)
 
@@ -1125,3 +1161,7 @@ class ImageResponse(_JsonMixin):
             if value is not None:
                 parts.append(f"{name}={value!r}")
         return f"ImageResponse({', '.join(parts)})"
+
+
+async def _ready(value: ImageResponse) -> ImageResponse:
+    return value

@@ -443,3 +443,94 @@ def test_shared_clients_are_reused_bounded_and_closable(emu: Emulator) -> None:
     # The cache holds digests, never the key itself.
     list(DeepInfra.create_completion(MODEL, MESSAGES, stream=False))
     assert emu.api_key not in repr(provider_module._clients)
+
+
+# -- the original's interface (gpt4free 2025) -------------------------------------------------
+
+
+def test_signatures_keep_the_originals_positional_order() -> None:
+    import inspect
+
+    def positional(function: Any) -> list[str]:
+        return [
+            p.name
+            for p in inspect.signature(function).parameters.values()
+            if p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
+
+    chat = ["model", "messages", "stream", "prompt", "temperature", "max_tokens"]
+    assert positional(DeepInfra.create_async_generator) == chat
+    assert positional(DeepInfra.create_completion) == chat
+    image = ["prompt", "model", "api_key", "api_base", "proxy", "timeout", "extra_body"]
+    assert positional(DeepInfra.create_async_image) == image
+    assert positional(DeepInfra.create_image) == image
+    assert positional(DeepInfra.create_async_image_generator) == image
+    assert DeepInfra.label == "DeepInfra"
+
+
+def test_get_model_resolves_aliases_and_refuses_unlisted_names() -> None:
+    assert DeepInfra.get_model("") == DeepInfra.default_model
+    assert DeepInfra.get_model("flux-schnell") == "black-forest-labs/FLUX-1-schnell"
+    assert DeepInfra.models == []  # an alias needs no list
+    assert DeepInfra.get_model("Qwen/Qwen2.5-72B-Instruct") == "Qwen/Qwen2.5-72B-Instruct"
+    with pytest.raises(ValueError, match=r"not among DeepInfra's featured.*'Qwen/Qwen2.5-72B"):
+        DeepInfra.get_model("Qwen/Qwen2.5-72B-Instruc")
+    DeepInfra.models = []
+    DeepInfra.image_models = []
+    with pytest.MonkeyPatch.context() as patch:
+        # An empty featured list refuses nothing, as in the original.
+        patch.setattr(DeepInfra, "get_models", classmethod(lambda cls, **kw: []))
+        assert DeepInfra.get_model("any/model") == "any/model"
+
+
+def test_image_response_speaks_g4fs_interface(emu: Emulator) -> None:
+    image = DeepInfra.create_image("a red kite", "flux-schnell", seed=3)
+    assert image.model == "black-forest-labs/FLUX-1-schnell"
+    assert image.get_list() == image.images == image.urls
+    assert image.get("seed") == 3 == image.options["seed"]
+    assert image.get("missing") is None
+    url = image.images[0]
+    assert str(image) == f"[![a red kite]({url})]({url})"
+    two = ImageResponse(["https://x.invalid/1.png", "https://x.invalid/2.png"], prompt="kites")
+    assert str(two).splitlines() == [
+        "[![#1 kites](https://x.invalid/1.png)](https://x.invalid/1.png)",
+        "[![#2 kites](https://x.invalid/2.png)](https://x.invalid/2.png)",
+    ]
+
+
+@pytest.mark.anyio
+async def test_image_chunks_can_be_awaited_or_used_as_they_are(emu: Emulator) -> None:
+    chunks = [
+        c
+        async for c in DeepInfra.create_async_generator(
+            IMAGE_MODEL, MESSAGES, extra_body={"width": 128}
+        )
+    ]
+    (chunk,) = chunks
+    assert isinstance(chunk, ImageResponse)
+    assert await chunk is chunk  # the original's callers await it
+    body = next(r.json for r in emu.requests if r.path.startswith("/v1/inference/"))
+    assert body["width"] == 128 and "extra_body" not in body
+    generated = [i async for i in DeepInfra.create_async_image_generator("a cat", "sd-3.5")]
+    assert [i.model for i in generated] == [IMAGE_MODEL]
+
+
+@pytest.mark.anyio
+async def test_extra_body_and_extra_data_merge_into_the_chat_body(emu: Emulator) -> None:
+    pieces = [
+        p
+        async for p in DeepInfra.create_async_generator(
+            "llama-3.3-70b",
+            MESSAGES,
+            extra_body={"top_k": 5},
+            extra_data={"seed": 9},
+        )
+    ]
+    assert pieces
+    (body,) = [r.json for r in emu.requests if r.path == CHAT]
+    assert body["model"] == MODEL
+    assert (body["top_k"], body["seed"]) == (5, 9)
+    assert "extra_body" not in body and "extra_data" not in body
+    with pytest.raises(TypeError, match="extra_body must be a dict"):
+        async for _ in DeepInfra.create_async_generator(MODEL, MESSAGES, extra_body=[1]):
+            pass
