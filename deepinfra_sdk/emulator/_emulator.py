@@ -360,7 +360,9 @@ class Emulator:
 
     @property
     def requests(self) -> List[RecordedRequest]:
-        """Every request received, in arrival order (``Authorization`` redacted)."""
+        """The requests received, in arrival order (``Authorization`` redacted): the most
+        recent 1,000 (``_state.RECORD_LIMIT``); a body over 1 MiB is kept as its length
+        (``body_size``) only. :meth:`request_count` counts every request."""
         return self._state.requests
 
     @property

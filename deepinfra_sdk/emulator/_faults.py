@@ -37,6 +37,12 @@ ERROR_FRAMES = ("deepinfra", "openai")
 IMAGE_RESULTS = ("truncated_base64", "wrong_media_type", "empty", "url", "output")
 # A padded frame is built in memory: a typo should not take the host's memory with it.
 MAX_FRAME_BYTES = 256 * 1024 * 1024
+# A fault asked for by a request header (any client that may use the emulator can send
+# one) is bounded tighter: its text, and the frame it may make the emulator build.
+MAX_HEADER_CHARS = 4096
+MAX_HEADER_FRAME_BYTES = 16 * 1024 * 1024
+# Seconds a stall or a drip may last: an hour is more than any test waits.
+MAX_SECONDS = 3600.0
 
 
 def _check_number(name: str, value: Any, *, integer: bool = False, optional: bool = False) -> None:
@@ -48,6 +54,8 @@ def _check_number(name: str, value: Any, *, integer: bool = False, optional: boo
         raise ValueError(f"Fault.{name} must be {kind}, not {value!r}")
     if value < 0:
         raise ValueError(f"Fault.{name} must not be negative, not {value!r}")
+    if not integer and not value <= MAX_SECONDS:  # also NaN and Infinity
+        raise ValueError(f"Fault.{name} must be a number of seconds up to {MAX_SECONDS:g}")
 
 
 def _check_choice(name: str, value: Any, choices: Any, *, optional: bool = False) -> None:
@@ -170,6 +178,8 @@ class Fault:
         """The fault a JSON object describes; ValueError with a readable reason otherwise."""
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ValueError("nested too deeply (a Fault is one flat JSON object)") from None
         except ValueError as exc:
             raise ValueError(f"not valid JSON ({exc})") from None
         if not isinstance(data, dict):

@@ -164,6 +164,8 @@ def _chunked_reader(rfile: _Stream, limit: int) -> Read:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise FormError(400, "Invalid chunked request body") from None
+            if size < 0:  # read(-1) would read to the end, past the limit
+                raise FormError(400, "Invalid chunked request body (a negative chunk size)")
             if size == 0:
                 while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass  # trailers

@@ -55,3 +55,6 @@ class RecordedRequest:
     form: Any = None
     """A multipart body's summary: ``{"fields": {...}, "files": {name: [{filename,
     content_type, size}]}}`` (its bytes are not kept; ``body`` is then empty)."""
+    body_size: int = 0
+    """The body's length in bytes. A body over ``RECORD_BODY_BYTES`` is kept as this
+    length only: ``body`` is then empty and ``json`` None."""

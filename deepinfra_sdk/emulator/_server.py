@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterable, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from ._errors import fault_body
-from ._faults import FRAMINGS, Fault
+from ._faults import FRAMINGS, MAX_HEADER_CHARS, MAX_HEADER_FRAME_BYTES, Fault
 from ._ids import new_request_id
 from ._inference import is_image_route, spoil_images
 from ._multipart import Form, FormError, body_reader, is_multipart, linger, read_form
@@ -33,7 +33,7 @@ from ._recording import Headers, RecordedRequest, redact
 from ._reply import Reply
 from ._routes import Request, route
 from ._sse import encode_events
-from ._state import State
+from ._state import RECORD_BODY_BYTES, State
 from ._transport import Delivery, Stopped, deliver, pause
 
 try:  # Linux (and most Unixes): lets a reset wait until sent bytes were acknowledged.
@@ -49,6 +49,10 @@ __all__ = ["Server"]
 _MAX_BODY = 64 * 1024 * 1024
 _IDLE_TIMEOUT = 300.0  # seconds a connection may sit idle (or blocked) before it is dropped
 _DRAIN_TIMEOUT = 0.5
+# How long the accept loop rests after an error other than "nothing to accept" (out of file
+# descriptors: the listener stays readable, and retrying at once would spin), doubling up to
+# the second value while the errors go on.
+_ACCEPT_BACKOFF = (0.01, 1.0)
 
 
 def _drain(sock: socket.socket) -> None:
@@ -73,6 +77,8 @@ def _parse_json(body: bytes) -> Tuple[Any, Optional[str]]:
         return None, None
     try:
         return json.loads(body), None
+    except RecursionError:
+        return None, "the JSON nests arrays or objects too deeply"
     except ValueError as exc:
         return None, str(exc)
 
@@ -135,10 +141,19 @@ class _Handler(BaseHTTPRequestHandler):
         fault = None
         raw = headers.get("x-emulator-fault")
         if raw is not None:
+            if len(raw) > MAX_HEADER_CHARS:
+                raise ValueError(
+                    f"Invalid X-Emulator-Fault header: longer than {MAX_HEADER_CHARS} characters"
+                )
             try:
                 fault = Fault.from_json(raw)
             except ValueError as exc:
                 raise ValueError(f"Invalid X-Emulator-Fault header: {exc}") from None
+            if (fault.frame_bytes or 0) > MAX_HEADER_FRAME_BYTES:
+                raise ValueError(
+                    "Invalid X-Emulator-Fault header: frame_bytes over "
+                    f"{MAX_HEADER_FRAME_BYTES} (inject() allows larger frames)"
+                )
         delay = None
         raw = headers.get("x-emulator-token-delay")
         if raw is not None:
@@ -163,8 +178,17 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         target = self.path
         if "://" in target.split("?", 1)[0]:  # absolute-form request target
-            parts = urlsplit(target)
+            try:
+                parts = urlsplit(target)
+            except ValueError:
+                parts = None
+            if parts is None or not target.lower().startswith(("http://", "https://")):
+                self._refuse(f"Malformed request target: {target[:200]!r}")
+                return
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        elif not target.startswith("/") and target != "*":
+            self._refuse(f"Malformed request target: {target[:200]!r}")
+            return
         path = target.split("?", 1)[0]
         pairs = list(self.headers.items())
         headers = Headers.from_pairs(pairs)
@@ -213,15 +237,22 @@ class _Handler(BaseHTTPRequestHandler):
         body: bytes,
         form: Optional[Form],
     ) -> None:
-        recorded.body = body
         parsed, json_error = _parse_json(body)
-        recorded.json = parsed
+        recorded.body_size = len(body)
+        if len(body) <= RECORD_BODY_BYTES:  # a larger one is kept as its length only
+            recorded.body = body
+            recorded.json = parsed
 
-        try:
-            fault, delay, framing = self._controls(headers)
-        except ValueError as exc:
-            self._answer(conn, Reply(status=400, payload={"error": str(exc)}), None)
-            return
+        authorized = state.authorized(headers.get("authorization"))
+        fault, delay, framing = None, None, None
+        if authorized:
+            # Only a request that may use the emulator may steer it: the header is
+            # parsed after the key is checked (an unauthorized one is answered 401).
+            try:
+                fault, delay, framing = self._controls(headers)
+            except ValueError as exc:
+                self._answer(conn, Reply(status=400, payload={"error": str(exc)}), None)
+                return
         if fault is None:
             fault = state.faults.take(path)
         request_id = (fault.request_id if fault is not None else None) or new_request_id()
@@ -255,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
                     json=parsed,
                     json_error=json_error,
                     request_id=request_id,
-                    authorized=state.authorized(headers.get("authorization")),
+                    authorized=authorized,
                     answer_tokens=state.answer_tokens,
                     shapes=state.shapes,
                     any_model=state.any_model,
@@ -272,6 +303,12 @@ class _Handler(BaseHTTPRequestHandler):
             reply.payload = spoil_images(reply.payload, fault.image_result, path)
         self._answer(conn, reply, fault, request_id=request_id, delay=delay, framing=framing)
         state.log(f"{self.command} {target} -> {reply.status}")
+
+    def _refuse(self, message: str) -> None:
+        # Before anything is read or recorded: answer 400 and end the connection.
+        self.close_connection = True
+        conn = _Conn(self.connection, self.server.stopping)
+        self._answer(conn, Reply(status=400, payload={"error": message}), None)
 
     def _route(self, request: Request) -> Reply:
         try:
@@ -379,20 +416,32 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
         with selectors.DefaultSelector() as selector:
             selector.register(self.socket, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
+            rest = 0.0
             while not self.stopping.is_set():
                 for key, _ in selector.select():
                     if key.fileobj is self._wake_r:
                         return
-                    self._accept_all()
+                    if self._accept_all():
+                        rest = 0.0
+                        continue
+                    # An accept failed (out of file descriptors?): the listener is still
+                    # readable, so back off before trying again instead of spinning.
+                    rest = min(_ACCEPT_BACKOFF[1], max(_ACCEPT_BACKOFF[0], rest * 2))
+                    if self.stopping.wait(rest):
+                        return
 
-    def _accept_all(self) -> None:
+    def _accept_all(self) -> bool:
+        """Accept what is waiting; False if an accept failed with an error."""
         while not self.stopping.is_set():
             try:
                 request, client_address = self.get_request()
             except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return  # e.g. the peer gave up before accept, or too many open files
+                return True
+            except OSError as exc:
+                # Too many open files, or the peer gave up before accept (rare, and a
+                # short rest costs nothing then).
+                self.state.log(f"accept failed: {exc}")
+                return False
             self.state.accepted()
             request.setblocking(True)
             if self.ssl_context is not None:
@@ -402,6 +451,7 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
                     request, server_side=True, do_handshake_on_connect=False
                 )
             self.process_request(request, client_address)
+        return True
 
     def stop_serving(self) -> None:
         """Make :meth:`serve` return promptly; new connections are refused from now on."""

@@ -3,15 +3,24 @@ the count of accepted connections."""
 
 from __future__ import annotations
 
+import collections
 import sys
 import threading
 import time
-from typing import Callable, FrozenSet, List, Optional, Tuple
+from typing import Callable, Counter, Deque, FrozenSet, List, Optional, Tuple
 
 from ._faults import FaultQueue
 from ._recording import Headers, RecordedRequest
 
-__all__ = ["State"]
+__all__ = ["RECORD_BODY_BYTES", "RECORD_LIMIT", "State"]
+
+# The emulator keeps the most recent requests only (a long run or a hostile client must
+# not grow it without end), and a body larger than RECORD_BODY_BYTES as its length only.
+# Counts (request_count) cover every request since the last reset.
+RECORD_LIMIT = 1000
+RECORD_BODY_BYTES = 1024 * 1024
+# Distinct (method, path) pairs counted one by one; past that, one shared count.
+_MAX_COUNTED_PATHS = 10_000
 
 
 class State:
@@ -47,7 +56,8 @@ class State:
         self.ping_interval = ping_interval
         self.any_model = any_model
         self.event_gate: Optional[Callable[[int], None]] = None
-        self.requests: List[RecordedRequest] = []
+        self.recent: Deque[RecordedRequest] = collections.deque(maxlen=RECORD_LIMIT)
+        self._counts: Counter[Tuple[str, str]] = collections.Counter()
         self.errors: List[str] = []
         self.faults = FaultQueue()
         self._connections = 0
@@ -66,19 +76,28 @@ class State:
     def record(self, method: str, path: str, headers: Headers) -> RecordedRequest:
         """Remember (and count) a request whose head has just been read."""
         recorded = RecordedRequest(method=method, path=path, headers=headers)
+        key = (method, path.split("?", 1)[0])
         with self._lock:
-            self.requests.append(recorded)
+            self.recent.append(recorded)
+            if key not in self._counts and len(self._counts) >= _MAX_COUNTED_PATHS:
+                key = (method, "")  # counted, under no path in particular
+            self._counts[key] += 1
         return recorded
+
+    @property
+    def requests(self) -> List[RecordedRequest]:
+        """The most recent requests (at most ``RECORD_LIMIT``), oldest first."""
+        with self._lock:
+            return list(self.recent)
 
     def count(self, route: Optional[str], method: Optional[str]) -> int:
         """Requests received under path prefix ``route`` with ``method`` (None: any)."""
         wanted = method.upper() if method is not None else None
         with self._lock:
             return sum(
-                1
-                for r in self.requests
-                if (route is None or r.path.split("?", 1)[0].startswith(route))
-                and (wanted is None or r.method == wanted)
+                n
+                for (m, p), n in self._counts.items()
+                if (route is None or p.startswith(route)) and (wanted is None or m == wanted)
             )
 
     def accepted(self) -> None:
@@ -95,7 +114,8 @@ class State:
     def reset(self) -> None:
         """Forget requests, the accepted-connection count and faults."""
         with self._lock:
-            self.requests.clear()
+            self.recent.clear()
+            self._counts.clear()
             self._connections = 0
         self.faults.clear()
 
