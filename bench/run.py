@@ -54,6 +54,7 @@ CASES = [
     Case("images", "6", "case_images", "run", "4 MB PNG data URI: decode, save, peak memory"),
     Case("import", "7", "case_import", "run", "import time; the sync import leaves anyio out"),
     Case("models", "8", "case_models", "run", "32 threads, one model-list request"),
+    Case("fanout", "9", "case_fanout", "run", "200/1,000 concurrent paced async streams"),
     Case("sse", "", "case_micro", "run_sse", "extra: SSE decoder micro-benchmark"),
     Case("types", "", "case_micro", "run_types", "extra: chunk decoding micro-benchmark"),
 ]
