@@ -75,7 +75,7 @@ async def _sdk_fan_out(aclient: AsyncDeepInfraClient, n: int, events: int) -> li
 
 
 def _sdk(backend: str, url: str, n: int) -> Callable[[int], list[float]]:
-    aclient = AsyncDeepInfraClient("bench-key", base_url=url, pool_maxsize=n)
+    aclient = AsyncDeepInfraClient("bench-key", base_url=url)
 
     def run(events: int) -> list[float]:
         return anyio.run(_sdk_fan_out, aclient, n, events, backend=backend)
