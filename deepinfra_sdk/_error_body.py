@@ -17,7 +17,13 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ._exceptions import APIStatusError, APIStreamError, status_error_class
+from ._exceptions import (
+    APIStatusError,
+    APIStreamError,
+    AuthenticationError,
+    MissingAPIKeyError,
+    status_error_class,
+)
 
 _MAX_TEXT = 500
 # Request ids are short tokens; a longer value is cut so it cannot flood the message.
@@ -173,12 +179,16 @@ def status_error(
     response: Any = None,
     method: str = "",
     path: str = "",
+    key_sent: bool = True,
 ) -> APIStatusError:
     """The typed error for an HTTP error response, its message read from the body and its
-    ``retry_after`` from the ``Retry-After`` header."""
+    ``retry_after`` from the ``Retry-After`` header. A 401 says whether a key was sent
+    (``key_sent``) and what to do about it."""
     body = decode_body(raw)
     message = error_message(body) or f"{method} {path} failed".strip()
     cls = status_error_class(status)
+    if status == 401:
+        cls, message = _auth_failure(message, key_sent)
     err = cls(
         message,
         status_code=status,
@@ -188,6 +198,22 @@ def status_error(
     )
     err.retry_after = retry_after(headers.get("Retry-After") or headers.get("retry-after"))
     return err
+
+
+KEY_HELP = (
+    "pass api_key=... or set the DEEPINFRA_API_KEY environment variable "
+    "(get a key at https://deepinfra.com/dash/api_keys)"
+)
+
+
+def _auth_failure(message: str, key_sent: bool) -> tuple[type[APIStatusError], str]:
+    """A 401's class and message: no key sent and a rejected key need different fixes."""
+    if not key_sent:
+        return MissingAPIKeyError, f"no API key was sent, and the server requires one: {KEY_HELP}"
+    return AuthenticationError, (
+        f"the API key was rejected ({message}): check DEEPINFRA_API_KEY or api_key=..., "
+        "a key from https://deepinfra.com/dash/api_keys"
+    )
 
 
 def is_error_frame(obj: Any) -> bool:

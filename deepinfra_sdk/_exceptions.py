@@ -12,7 +12,8 @@ The tree::
           │    └── UploadError           an upload broke after its first byte (never retried)
           ├── APIStatusError             the server answered with a 4xx/5xx status
           │    ├── BadRequestError            400
-          │    ├── AuthenticationError        401 (also: no API key configured)
+          │    ├── AuthenticationError        401: the key sent was rejected
+          │    │    └── MissingAPIKeyError    no key was sent (none configured)
           │    ├── PaymentRequiredError       402
           │    ├── PermissionDeniedError      403
           │    ├── NotFoundError              404
@@ -56,6 +57,7 @@ __all__ = [
     "DeepInfraError",
     "InternalServerError",
     "LockedError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
@@ -203,7 +205,19 @@ class BadRequestError(APIStatusError):
 
 
 class AuthenticationError(APIStatusError):
-    """401, or no API key configured for a call that needs one."""
+    """401: the API key sent was rejected (its message says to check ``DEEPINFRA_API_KEY``).
+
+    The subclass :class:`MissingAPIKeyError` is raised instead when no key was sent at all.
+    """
+
+
+class MissingAPIKeyError(AuthenticationError):
+    """No API key was sent: none was passed or found in the environment.
+
+    Raised before sending when the call needs a key (``status_code`` is ``None``), or for a
+    401 answered to a request sent without one (to a local emulator or proxy, where the key
+    is optional). The message names ``DEEPINFRA_API_KEY``.
+    """
 
 
 class PaymentRequiredError(APIStatusError):

@@ -39,7 +39,7 @@ from requests.adapters import HTTPAdapter
 from . import _cancel, _validation
 from . import _constants as C
 from ._config import ClientConfig, Timeout, redact_url
-from ._error_body import decode_body, request_id, status_error
+from ._error_body import KEY_HELP, decode_body, request_id, status_error
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -48,7 +48,7 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     ArgumentValueError,
-    AuthenticationError,
+    MissingAPIKeyError,
     UploadError,
 )
 from ._version import __version__
@@ -910,10 +910,7 @@ class HTTPTransport:
         if self._bearer is not None:
             return self._bearer
         if needs_auth and not self._config.is_loopback:
-            raise AuthenticationError(
-                f"{path} needs an API key: pass api_key=... or set the DEEPINFRA_API_KEY "
-                "environment variable (get a key at https://deepinfra.com/dash/api_keys)"
-            )
+            raise MissingAPIKeyError(f"{path} needs an API key, and none is set: {KEY_HELP}")
         return None
 
     def request(
@@ -1059,7 +1056,9 @@ class HTTPTransport:
                     # POST is never re-sent elsewhere, and its body is no answer.
                     raise self._redirect_error(resp, method, path)
                 else:
-                    error, retry_after = self._status_error(resp, method, path, deadline)
+                    error, retry_after = self._status_error(
+                        resp, method, path, deadline, auth is not None
+                    )
                     cause = error
                     if is_get:
                         retryable = status in _GET_RETRY_STATUSES or (
@@ -1325,11 +1324,22 @@ class HTTPTransport:
         return raw, note
 
     def _status_error(
-        self, resp: requests.Response, method: str, path: str, deadline: Optional[float]
+        self,
+        resp: requests.Response,
+        method: str,
+        path: str,
+        deadline: Optional[float],
+        key_sent: bool,
     ) -> tuple[APIStatusError, Optional[float]]:
         raw, note = self._error_body(resp, method, path, deadline)
         error = status_error(
-            resp.status_code, resp.headers, raw, response=resp, method=method, path=path
+            resp.status_code,
+            resp.headers,
+            raw,
+            response=resp,
+            method=method,
+            path=path,
+            key_sent=key_sent,
         )
         if note:
             error.message += note

@@ -42,11 +42,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from . import _constants as C
+from ._error_body import error_message
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     AuthenticationError,
+    MissingAPIKeyError,
     NotFoundError,
     RateLimitError,
 )
@@ -502,12 +504,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _auth_message(err: AuthenticationError, target: str) -> str:
-    if err.status_code is None:
+    if isinstance(err, MissingAPIKeyError):
         return (
-            "no API key: set DEEPINFRA_API_KEY (or pass --api-key), "
+            f"no API key was sent to {target}: set DEEPINFRA_API_KEY (or pass --api-key), "
             "or use --local to try the built-in emulator"
         )
-    return f"the API key was rejected by {target} ({err}); check DEEPINFRA_API_KEY or --api-key"
+    # The server's own words; the error's message speaks to Python callers (api_key=...).
+    said = error_message(err.body) or f"HTTP {err.status_code}"
+    return f"the API key was rejected by {target} ({said}): check DEEPINFRA_API_KEY or --api-key"
 
 
 def _connection_message(err: APIConnectionError, target: str) -> str:

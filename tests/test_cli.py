@@ -45,7 +45,9 @@ CHAT_ROUTE = "/v1/openai/chat/completions"
 DEPRECATED = "runwayml/stable-diffusion-v1-5"
 REPLACEMENT = "stabilityai/sdxl-turbo"
 EMBED_MODEL = "BAAI/bge-large-en-v1.5"
-CLI = (sys.executable, "-m", "deepinfra_sdk")
+# The console script pip installed from setup.cfg's entry point: what users run.
+SCRIPT = Path(sys.executable).with_name("deepinfra.exe" if os.name == "nt" else "deepinfra")
+CLI = (str(SCRIPT),)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -113,7 +115,7 @@ def run(
     stdin: Optional[str] = None,
     timeout: float = 30,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m deepinfra_sdk ARGS`, capturing stdout and stderr separately."""
+    """Run `deepinfra ARGS` (the console script), capturing stdout and stderr separately."""
     return subprocess.run(
         [*CLI, *args],
         env=env,
@@ -170,6 +172,16 @@ def test_version_and_help(env: dict[str, str]) -> None:
     assert result.returncode == 0
     for command in ("models", "chat", "image", "embed", "emulator", "demo"):
         assert command in result.stdout
+    # `python -m deepinfra_sdk` is the same program as the console script.
+    module = subprocess.run(
+        [sys.executable, "-m", "deepinfra_sdk", "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert module.returncode == 0 and module.stdout == run(env, "--version").stdout
 
 
 def test_usage_errors_exit_2(env: dict[str, str]) -> None:
@@ -587,7 +599,16 @@ def test_missing_key_fails_before_sending(
 def test_rejected_key(env: dict[str, str], emu: Emulator) -> None:
     result = run(env, "chat", "-", "hi", "--base-url", emu.url, "--api-key", "wrong-key")
     assert result.returncode == 1
-    assert_one_error_line(result, "rejected", "DEEPINFRA_API_KEY")
+    assert_one_error_line(result, "the API key was rejected", "DEEPINFRA_API_KEY")
+    assert "no API key was sent" not in result.stderr
+
+
+def test_no_key_sent_is_not_called_rejected(env: dict[str, str], emu: Emulator) -> None:
+    # Loopback needs no key before sending; the emulator's 401 then means "none was sent".
+    result = run(env, "chat", "-", "hi", "--base-url", emu.url)
+    assert result.returncode == 1
+    assert_one_error_line(result, "no API key was sent", "DEEPINFRA_API_KEY", "--local")
+    assert "rejected" not in result.stderr
 
 
 def test_unknown_model(env: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ from deepinfra_sdk import (
     DeepInfraClient,
     InternalServerError,
     LockedError,
+    MissingAPIKeyError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
@@ -102,9 +103,24 @@ def test_wrong_key_is_an_authentication_error() -> None:
         Emulator(api_keys=["the-right-key"]) as emu,
         DeepInfraClient("a-wrong-key", base_url=emu.url) as client,
     ):
-        with pytest.raises(AuthenticationError, match="Not authenticated"):
+        with pytest.raises(AuthenticationError, match="Not authenticated") as info:
             client.chat.completions.create(model=MODEL, messages=MSGS)
+        assert not isinstance(info.value, MissingAPIKeyError)
+        assert str(info.value).startswith("the API key was rejected (Not authenticated)")
+        assert "check DEEPINFRA_API_KEY" in str(info.value)
         assert client.models.list()  # the featured list needs no key
+
+
+def test_no_key_sent_is_told_apart_from_a_rejected_key() -> None:
+    # A loopback base URL (an emulator, a local proxy) may need no key, so none is
+    # required before sending; the server's 401 then means "no key", not "wrong key".
+    with Emulator() as emu, DeepInfraClient(base_url=emu.url) as client:
+        with pytest.raises(MissingAPIKeyError) as info:
+            client.chat.completions.create(model=MODEL, messages=MSGS)
+        assert info.value.status_code == 401
+        assert "no API key was sent" in str(info.value)
+        assert "DEEPINFRA_API_KEY" in str(info.value) and "rejected" not in str(info.value)
+        assert emu.requests[-1].headers.get("Authorization") is None
 
 
 # -- error statuses in every body shape --------------------------------------------------

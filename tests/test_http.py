@@ -27,6 +27,7 @@ from deepinfra_sdk import (
     DeepInfraClient,
     InternalServerError,
     LockedError,
+    MissingAPIKeyError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
@@ -298,9 +299,9 @@ def test_text_error_body_and_request_id_from_body(client: DeepInfraClient) -> No
 @responses.activate
 def test_missing_key_fails_before_sending() -> None:
     c = DeepInfraClient(base_url=REMOTE)
-    with pytest.raises(AuthenticationError) as info:
+    with pytest.raises(MissingAPIKeyError) as info:
         chat(c)
-    assert "DEEPINFRA_API_KEY" in str(info.value)
+    assert "none is set" in str(info.value) and "DEEPINFRA_API_KEY" in str(info.value)
     assert info.value.status_code is None
     assert len(responses.calls) == 0
 
