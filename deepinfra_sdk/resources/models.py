@@ -124,15 +124,22 @@ class Models(Resource):
 
     def _fetch(self, featured: bool, options: _CallOptions) -> builtins.list[Model]:
         path = "/models/featured" if featured else "/models/list"
-        response = self._client._send(
-            "GET",
-            path,
-            needs_auth=False,
-            timeout=options.timeout,
-            extra_headers=options.extra_headers,
-            max_retries=options.max_retries,
-        )
-        data = response.json()
+        try:
+            response = self._client._send(
+                "GET",
+                path,
+                needs_auth=False,
+                timeout=options.timeout,
+                extra_headers=options.extra_headers,
+                max_retries=options.max_retries,
+            )
+            data = response.json()
+        except APIError as err:
+            # "Internal Server Error" alone does not say that the model list failed, nor
+            # which URL to check: the endpoint leads the message.
+            err.message = f"the model list (GET {path}) failed: {err.message}"
+            err.args = (err.message,)
+            raise
         if not isinstance(data, list):
             raise APIResponseValidationError(
                 f"GET {path} should return a JSON array of models, got {type(data).__name__}",

@@ -55,11 +55,18 @@ def send(api: Api, method: str) -> Any:
     return api.models() if method == "GET" else api.chat()
 
 
-def expected_message(status: int, shape: str, message: str) -> str:
+def expected_message(status: int, shape: str, message: str, method: str) -> str:
     if shape == "detail_list":
-        return f"body: {message}"  # FastAPI's loc, then its msg
-    if shape == "text" and status in (502, 504):
-        return f"{status} {message}"  # the title of the gateway's HTML page
+        message = f"body: {message}"  # FastAPI's loc, then its msg
+    elif shape == "text" and status in (502, 504):
+        message = f"{status} {message}"  # the title of the gateway's HTML page
+    if status == 401:  # a key was sent: the fix is to check it
+        message = (
+            f"the API key was rejected ({message}): check DEEPINFRA_API_KEY or api_key=..., "
+            "a key from https://deepinfra.com/dash/api_keys"
+        )
+    if method == "GET":  # the model list names its endpoint
+        message = f"the model list (GET /models/featured) failed: {message}"
     return message
 
 
@@ -84,7 +91,7 @@ def test_error_status(api: Api, emu: Emulator, method: str, status: int, shape: 
     err = info.value
     assert type(err) is CLASSES[status]
     assert err.status_code == status
-    assert err.message == expected_message(status, shape, message)
+    assert err.message == expected_message(status, shape, message, method)
     assert err.request_id == rid
     assert err.body == expected_body(status, shape, message, method)
     assert err.retry_after is None
