@@ -3,7 +3,7 @@
 A copy of the checkout is installed into a fresh virtual environment with the README's set-up
 command, verbatim; then pyright (the engine of VS Code's Pylance) and mypy check a snippet
 outside the repository against that environment. They must resolve ``deepinfra_sdk``, see
-concrete types, and flag a misspelled keyword. An editable install that works through an
+concrete types, and flag misspelled keywords (sync and async). An editable install that works through an
 import hook (setuptools' default for this layout) fails here: static tools cannot follow it.
 """
 
@@ -39,13 +39,18 @@ _NOT_IN_A_CLONE = shutil.ignore_patterns(
 
 SNIPPET = textwrap.dedent(
     """
-    from deepinfra_sdk import DeepInfraClient
+    from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient
 
     client = DeepInfraClient(api_key="x")
     reveal_type(client.models.text_models())
     reveal_type(client.embeddings.create(input="hello"))
     reveal_type(client.images.generate("a fox").images)
     client.embeddings.create(input="hello", dimension=8)
+
+
+    async def main() -> None:
+        aclient = AsyncDeepInfraClient(api_key="x")
+        await aclient.images.generate("a fox", hieght=64)
     """
 )
 EXPECTED_TYPES = ["list[str]", "EmbeddingResponse", "List[str]"]
@@ -115,7 +120,7 @@ def test_pyright_sees_the_readme_install(installed: Path, tmp_path: Path) -> Non
     messages = [(d["severity"], d["message"]) for d in report["generalDiagnostics"]]
     errors = [m for s, m in messages if s == "error"]
     assert not any("could not be resolved" in m for m in errors), messages
-    assert len(errors) == 1 and 'No parameter named "dimension"' in errors[0], messages
+    assert errors == ['No parameter named "dimension"', 'No parameter named "hieght"'], messages
     revealed = [m for s, m in messages if s == "information" and m.startswith("Type of")]
     assert len(revealed) == len(EXPECTED_TYPES), messages
     for message, expected in zip(revealed, EXPECTED_TYPES):
@@ -144,7 +149,8 @@ def test_mypy_sees_the_readme_install(installed: Path, tmp_path: Path) -> None:
     out = result.stdout
     assert "Cannot find implementation" not in out, out
     assert 'Unexpected keyword argument "dimension"' in out, out
+    assert 'Unexpected keyword argument "hieght"' in out, out
     # mypy writes "builtins.list[builtins.str]" before 1.16, "list[str]" from then on.
     assert re.search(r'Revealed type is "(builtins\.)?list\[(builtins\.)?str\]"', out), out
     assert 'Revealed type is "deepinfra_sdk.types.EmbeddingResponse"' in out, out
-    assert out.count("error:") == 1, out
+    assert out.count("error:") == 2, out
