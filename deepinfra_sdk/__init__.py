@@ -51,6 +51,7 @@ from ._exceptions import (
 from ._streaming import ChatStream
 from ._usage import UsageMeter, UsageSnapshot, UsageTotals
 from ._version import __version__
+from ._warnings import DeepInfraWarning
 from .client import DeepInfraClient
 from .types import (
     ChatChoice,
@@ -151,6 +152,7 @@ __all__ = [
     "DeepInfra",
     "DeepInfraClient",
     "DeepInfraError",
+    "DeepInfraWarning",
     "Embedding",
     "EmbeddingResponse",
     "FunctionCall",

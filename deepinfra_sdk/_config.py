@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import _constants as C
 from ._exceptions import ArgumentTypeError, ArgumentValueError
+from ._warnings import warn
 
 __all__ = ["ALLOW_INSECURE_ENV_VAR", "ClientConfig", "Timeout", "TimeoutTypes"]
 
@@ -23,6 +24,8 @@ __all__ = ["ALLOW_INSECURE_ENV_VAR", "ClientConfig", "Timeout", "TimeoutTypes"]
 #: entry points with no ``allow_insecure`` argument: the CLI, the provider class).
 ALLOW_INSECURE_ENV_VAR = "DEEPINFRA_ALLOW_INSECURE_HTTP"
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
+# What an OpenAI-style base URL ends with; the SDK's base URL is the API root before them.
+_API_SUFFIXES = ("/v1/openai", "/v1")
 # RFC 9110 field names are tokens; anything else (':', spaces, controls) would break framing.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Header values whose content is a credential: shown as [redacted] in reprs.
@@ -139,7 +142,19 @@ def _check_base_url(url: str) -> tuple[str, Optional[tuple[str, str]]]:
         user, _, password = userinfo.partition(":")
         credentials = (unquote(user), unquote(password))
         url = parts._replace(netloc=host).geturl()
-    return url.rstrip("/"), credentials
+    url = url.rstrip("/")
+    for suffix in _API_SUFFIXES:
+        if url.endswith(suffix):
+            # The OpenAI habit: every path the SDK sends starts with these, so the requests
+            # would 404 ("Not Found", "the model `featured` does not exist"). Corrected.
+            root = url[: -len(suffix)]
+            warn(
+                f"base_url {redact_url(url)!r} ends with {suffix!r}, but the SDK adds the API "
+                f"paths itself: using the API root {redact_url(root)!r} (pass that as "
+                "base_url, or set DEEPINFRA_BASE_URL to it, to silence this warning)"
+            )
+            return root, credentials
+    return url, credentials
 
 
 def _check_headers(default_headers: Optional[Mapping[str, str]]) -> dict[str, str]:

@@ -148,21 +148,18 @@ def _is_connect_phase(exc: BaseException) -> bool:
 _TIMEOUTS = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)
 
 
-def _describe(exc: BaseException) -> str:
-    # requests' messages repeat the pool object and URL; the innermost reason is what helps.
+def _describe(exc: BaseException, url: Optional[str] = None) -> str:
+    """What failed, in one line: where (``host:port``), why, and for a failed connect the
+    hint to check the base URL. The exception itself stays chained for the details."""
+    where = f" to {_host_port(url)}" if url else ""
     if _is_connect_phase(exc):
-        reason = "could not connect"
-    elif isinstance(exc, _TIMEOUTS):
-        reason = "timed out waiting for data (the read timeout)"
-    else:
-        reason = "the connection failed"
-    inner: BaseException = exc
-    while isinstance(inner.args[0] if inner.args else None, BaseException):
-        inner = inner.args[0]
-    if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
-        inner = inner.reason
-    text = _URL_USERINFO.sub(r"\1***@", str(inner))
-    return f"{reason}: {type(inner).__name__}: {text[:300]}"
+        return (
+            f"could not connect{where}: {_reason(exc)}; check DEEPINFRA_BASE_URL (or "
+            "base_url=), the network and any proxy"
+        )
+    if isinstance(exc, _TIMEOUTS):
+        return "timed out waiting for data (the read timeout)"
+    return f"the connection{where} failed: {_reason(exc)}"
 
 
 def _redact_request(request: Any) -> None:
@@ -195,13 +192,57 @@ def _redact_chain(exc: BaseException) -> None:
         cur = cur.__cause__ or cur.__context__
 
 
-def _translate(exc: BaseException, what: str) -> APIConnectionError:
+def _host_port(url: str) -> str:
+    parts = urllib3.util.parse_url(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.host}:{port}"
+
+
+# urllib3 prefixes its messages with the connection object ("_GuardedHTTPSConnection(host=
+# 'x', port=443): ..."), a private name that tells the reader nothing: cut.
+_CONNECTION_REPR = re.compile(r"<?\w*(?:Connection|Pool)\w*\([^)]*\)>?:?\s*")
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, in plain words (the innermost cause that says it)."""
+    chain: list[BaseException] = []
+    cur: Optional[BaseException] = exc
+    while cur is not None and cur not in chain and len(chain) < 20:
+        chain.append(cur)
+        if isinstance(cur, urllib3.exceptions.MaxRetryError) and cur.reason is not None:
+            cur = cur.reason
+        elif cur.args and isinstance(cur.args[0], BaseException):
+            cur = cur.args[0]
+        else:
+            cur = cur.__cause__ or cur.__context__
+    for item in chain:
+        if isinstance(item, (urllib3.exceptions.NameResolutionError, socket.gaierror)):
+            return "the host name does not resolve (DNS)"
+        if isinstance(item, (urllib3.exceptions.ConnectTimeoutError, requests.ConnectTimeout)):
+            return "the connection timed out (the connect timeout)"
+        if isinstance(item, ConnectionRefusedError) or "Connection refused" in str(item):
+            return "the connection was refused (nothing listens on that port?)"
+        if isinstance(item, ConnectionResetError):
+            return "the server reset the connection"
+        if isinstance(item, (urllib3.exceptions.SSLError, requests.exceptions.SSLError)):
+            return f"TLS failed ({_quoted(chain[-1])[:200]})"
+        if isinstance(item, urllib3.exceptions.ProxyError):
+            return f"the proxy failed ({_quoted(chain[-1])[:200]})"
+    return _quoted(chain[-1])[:300] or type(chain[-1]).__name__
+
+
+def _quoted(exc: BaseException) -> str:
+    """An exception's text for a message: no connection reprs, no URL passwords."""
+    return _URL_USERINFO.sub(r"\1***@", _CONNECTION_REPR.sub("", str(exc))).strip()
+
+
+def _translate(exc: BaseException, what: str, url: Optional[str] = None) -> APIConnectionError:
     """The SDK error for a transport exception (the caller raises it ``from`` exc)."""
     if isinstance(
         exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)
     ):
-        return APITimeoutError(f"{what}: {_describe(exc)}")
-    return APIConnectionError(f"{what}: {_describe(exc)}")
+        return APITimeoutError(f"{what}: {_describe(exc, url)}")
+    return APIConnectionError(f"{what}: {_describe(exc, url)}")
 
 
 def _scrubbed(exc: BaseException) -> BaseException:
@@ -1006,7 +1047,7 @@ class HTTPTransport:
                     exc,
                 ) from _scrubbed(exc)
             except (requests.exceptions.RequestException, OSError) as exc:
-                error: APIError = _translate(exc, f"{method} {path}")
+                error: APIError = _translate(exc, f"{method} {path}", url)
                 if (watched is not None and watched.fired) or (
                     isinstance(error, APITimeoutError) and _passed(deadline)
                 ):

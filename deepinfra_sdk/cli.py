@@ -516,7 +516,11 @@ def _auth_message(err: AuthenticationError, target: str) -> str:
 
 def _connection_message(err: APIConnectionError, target: str) -> str:
     what = "timed out talking to" if isinstance(err, APITimeoutError) else "cannot reach"
-    return f"{what} {target}: {err.message} (check --base-url / DEEPINFRA_BASE_URL)"
+    # A failed connect already says to check DEEPINFRA_BASE_URL; the CLI adds its option.
+    hint = (
+        "--base-url" if "DEEPINFRA_BASE_URL" in err.message else "--base-url / DEEPINFRA_BASE_URL"
+    )
+    return f"{what} {target}: {err.message} (check {hint})"
 
 
 def _broken_message(err: StreamBroken, target: str) -> str:

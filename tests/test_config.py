@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from deepinfra_sdk import ClientConfig, Timeout
+from deepinfra_sdk import ClientConfig, DeepInfraWarning, Timeout
 from deepinfra_sdk._config import coerce_timeout, is_loopback_url
 
 from .conftest import TEST_KEY
@@ -243,3 +243,57 @@ def test_bad_default_headers_are_refused_before_any_request(
 ) -> None:
     with pytest.raises(exc, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         ClientConfig.resolve(default_headers=headers)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "root"),
+    [
+        ("https://api.deepinfra.com/v1/openai", "https://api.deepinfra.com"),
+        ("https://api.deepinfra.com/v1/openai/", "https://api.deepinfra.com"),
+        ("https://api.deepinfra.com/v1", "https://api.deepinfra.com"),
+        ("https://gateway.example/deepinfra/v1/openai", "https://gateway.example/deepinfra"),
+    ],
+)
+def test_an_openai_style_base_url_is_corrected_with_a_warning_naming_the_root(
+    given: str, root: str
+) -> None:
+    with pytest.warns(DeepInfraWarning) as caught:
+        config = ClientConfig.resolve(api_key=TEST_KEY, base_url=given)
+    assert config.base_url == root
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert f"using the API root {root!r}" in message and "DEEPINFRA_BASE_URL" in message
+    assert caught[0].filename == __file__  # attributed to the caller's line, not the SDK's
+
+
+def test_the_base_url_correction_applies_to_the_environment_and_hides_passwords(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEEPINFRA_BASE_URL", "https://user:hunter2@gw.example/v1/openai")
+    with pytest.warns(DeepInfraWarning, match=r"using the API root 'https://gw\.example'") as c:
+        config = ClientConfig.resolve(api_key=TEST_KEY)
+    assert config.base_url == "https://gw.example"
+    assert "hunter2" not in str(c[0].message)
+
+
+def test_a_root_that_merely_contains_v1_is_left_alone() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for url in ("https://v1.example", "https://gw.example/v10", "https://gw.example/v1x"):
+            assert ClientConfig.resolve(api_key=TEST_KEY, base_url=url).base_url == url
+
+
+def test_an_openai_style_base_url_reaches_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepinfra_sdk import DeepInfraClient
+    from deepinfra_sdk.emulator import Emulator
+
+    with Emulator() as emu:
+        with pytest.warns(DeepInfraWarning):
+            client = DeepInfraClient(emu.api_key, base_url=emu.url + "/v1/openai")
+        with client:
+            assert client.models.text_models()
+            answer = client.chat.completions.create(
+                model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                messages=[{"role": "user", "content": "hi"}],
+            )
+            assert answer.text

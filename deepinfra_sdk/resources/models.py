@@ -137,8 +137,9 @@ class Models(Resource):
         except APIError as err:
             # "Internal Server Error" alone does not say that the model list failed, nor
             # which URL to check: the endpoint leads the message.
-            err.message = f"the model list (GET {path}) failed: {err.message}"
-            err.args = (err.message,)
+            if path not in err.message:
+                err.message = f"the model list (GET {path}) failed: {err.message}"
+                err.args = (err.message,)
             raise
         if not isinstance(data, list):
             raise APIResponseValidationError(

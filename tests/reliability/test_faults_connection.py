@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
+import requests
 
 from deepinfra_sdk import APIConnectionError, APITimeoutError, Timeout
 from deepinfra_sdk.emulator import Emulator, Fault
@@ -35,11 +36,17 @@ def send(api: Api, method: str) -> Any:
 def test_connection_refused_is_retried_then_raised(
     make_api: Callable[..., Api], method: str
 ) -> None:
-    api = make_api(base_url=f"http://127.0.0.1:{free_port()}")
+    port = free_port()
+    api = make_api(base_url=f"http://127.0.0.1:{port}")
     with pytest.raises(APIConnectionError) as info:
         send(api, method)
     assert type(info.value) is APIConnectionError
-    assert "could not connect" in info.value.message
+    message = info.value.message
+    assert f"could not connect to 127.0.0.1:{port}: the connection was refused" in message
+    assert "check DEEPINFRA_BASE_URL" in message
+    # One line, in plain words: no private class names, no reprs (the cause keeps those).
+    assert "\n" not in message and "Connection(" not in message and "Errno" not in message
+    assert info.value.__cause__ is not None
     assert info.value.status_code is None
     # Three attempts (two retries with backoff): a refused POST provably never billed.
     assert_backoff(api.sleeps, 2)
@@ -99,8 +106,10 @@ def test_dns_failure_is_retried_then_raised(
     with pytest.raises(APIConnectionError) as info:
         send(api, method)
     assert type(info.value) is APIConnectionError
-    assert "could not connect" in info.value.message
-    assert "NameResolutionError" in info.value.message
+    assert "could not connect to api.deepinfra.invalid:443" in info.value.message
+    assert "the host name does not resolve (DNS)" in info.value.message
+    assert "DEEPINFRA_BASE_URL" in info.value.message
+    assert isinstance(info.value.__cause__, requests.ConnectionError)  # details, chained
     assert no_dns == ["api.deepinfra.invalid"] * 3  # one lookup per attempt
     assert_backoff(api.sleeps, 2)
 
@@ -141,8 +150,8 @@ def test_connect_timeout_is_retried_then_raised(
     api = make_api(base_url=f"http://127.0.0.1:{blackhole}", timeout=Timeout(connect=0.05, read=5))
     with pytest.raises(APITimeoutError) as info:
         send(api, method)
-    assert "could not connect" in info.value.message
-    assert "ConnectTimeoutError" in info.value.message
+    assert f"could not connect to 127.0.0.1:{blackhole}" in info.value.message
+    assert "the connection timed out (the connect timeout)" in info.value.message
     # A connect that timed out never sent the request: a POST is retried too.
     assert_backoff(api.sleeps, 2)
 
