@@ -25,6 +25,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 import requests.auth
@@ -193,9 +194,12 @@ def _redact_chain(exc: BaseException) -> None:
 
 
 def _host_port(url: str) -> str:
-    parts = urllib3.util.parse_url(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.host}:{port}"
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: quote what was given (never the userinfo)
+        return parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.hostname}:{port}"
 
 
 # urllib3 prefixes its messages with the connection object ("_GuardedHTTPSConnection(host=

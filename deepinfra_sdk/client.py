@@ -167,7 +167,8 @@ class DeepInfraClient:
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
     ) -> HTTPResponse:
-        """Send a request; a 404 naming a deprecated model names its replacement.
+        """Send a request; a model known to be deprecated is warned about (once per client),
+        and a 404 naming a deprecated model names its replacement.
 
         ``timeout``, ``extra_headers`` and ``max_retries`` are a public method's per-call
         options (see :func:`check_call_options`). A body over ``MAX_REQUEST_BYTES`` is
@@ -176,6 +177,8 @@ class DeepInfraClient:
         call_timeout = check_call_options(timeout, extra_headers, max_retries)
         if payload is not None:
             check_request_size(payload)
+        if model:
+            self.models._check_deprecated(model)
         try:
             return self._transport.request(
                 method,

@@ -286,10 +286,13 @@ def _image_from_chat(
 
 
 def _split_models(listed: Sequence[Model]) -> tuple[list[str], list[str]]:
-    """Text models and image models, split as the original provider did."""
+    """Text models and image models, split as the original provider did (deprecated
+    models left out)."""
     text: list[str] = []
     images: list[str] = []
     for entry in listed:
+        if entry.is_deprecated:
+            continue  # not offered: the API may refuse it (the error names the replacement)
         if entry.type == _TEXT_TYPE:
             text.append(entry.model_name)
         elif entry.reported_type == _IMAGE_TYPE:

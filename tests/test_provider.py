@@ -62,7 +62,8 @@ def reference_text(emu: Emulator, model: str = MODEL, **params: Any) -> str:
 
 def featured_types() -> tuple[list[str], list[str]]:
     with DeepInfraClient() as client:
-        listed = client.models.list()
+        # Deprecated models are not offered (the list marks them; their calls may 404).
+        listed = [m for m in client.models.list() if not m.deprecated]
     text = [m.model_name for m in listed if m.type == "text-generation"]
     images = [
         m.model_name
@@ -122,6 +123,10 @@ def test_get_models_lists_text_then_image_models_and_caches_them(emu: Emulator) 
     models = DeepInfra.get_models()
     assert models == text + images
     assert DeepInfra.image_models == images
+    assert (
+        "runwayml/stable-diffusion-v1-5" in FEATURED
+        and "runwayml/stable-diffusion-v1-5" not in models
+    )
     assert set(models) <= set(FEATURED)
     assert emu.request_count(FEATURED_ROUTE) == 1
     # The class keeps the list: no request even once every shared client is gone.

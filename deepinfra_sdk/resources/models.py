@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import datetime
 import os
 import threading
 import time
@@ -15,6 +16,7 @@ from .._config import TimeoutTypes
 from .._exceptions import APIError, APIResponseValidationError
 from .._keywords import strict_keywords
 from .._validation import model_path
+from .._warnings import warn
 from ..types import Model
 from ._base import Resource, decode_result
 
@@ -54,11 +56,14 @@ class Models(Resource):
     runs cannot leave the child waiting for a thread that does not exist there.
     """
 
-    __slots__ = ("_cache", "_inflight", "_lock", "_pid")
+    __slots__ = ("_cache", "_deprecated", "_inflight", "_lock", "_pid", "_warned")
 
     def __init__(self, client: DeepInfraClient) -> None:
         super().__init__(client)
         self._cache: dict[bool, tuple[float, builtins.list[Model]]] = {}
+        # The deprecated models of every list fetched so far, and those already warned about.
+        self._deprecated: dict[str, Model] = {}
+        self._warned: set[str] = set()
         self._reset_sync()
 
     def _reset_sync(self) -> None:
@@ -103,6 +108,9 @@ class Models(Resource):
                 try:
                     fetch.models = self._fetch(featured, options)
                     self._cache[featured] = (time.monotonic(), fetch.models)
+                    self._deprecated.update(
+                        (m.model_name, m) for m in fetch.models if m.is_deprecated
+                    )
                 except BaseException as exc:
                     fetch.error = exc
                     guard = _cancel.current()
@@ -153,38 +161,58 @@ class Models(Resource):
         self,
         *,
         refresh: bool = False,
+        include_deprecated: bool = False,
         timeout: TimeoutTypes = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
     ) -> builtins.list[str]:
         """Names of the featured text models (``type == "text-generation"``); the
-        per-call options are those of :meth:`list`."""
+        per-call options are those of :meth:`list`.
+
+        Deprecated models (``Model.deprecated`` set; ``Model.replaced_by`` names the
+        successor) are left out unless ``include_deprecated=True``.
+        """
         models = self.list(
             refresh=refresh, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
-        return [m.model_name for m in models if m.type == _TEXT_TYPE]
+        return [
+            m.model_name
+            for m in models
+            if m.type == _TEXT_TYPE and (include_deprecated or not m.is_deprecated)
+        ]
 
     @strict_keywords
     def image_models(
         self,
         *,
         refresh: bool = False,
+        include_deprecated: bool = False,
         timeout: TimeoutTypes = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
     ) -> builtins.list[str]:
         """Names of the featured image models (``reported_type == "text-to-image"``); the
-        per-call options are those of :meth:`list`."""
+        per-call options are those of :meth:`list`.
+
+        Deprecated models are left out unless ``include_deprecated=True``.
+        """
+        models = self.list(
+            refresh=refresh, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+        )
         return [
             m.model_name
-            for m in self.list(
-                refresh=refresh,
-                timeout=timeout,
-                extra_headers=extra_headers,
-                max_retries=max_retries,
-            )
-            if m.reported_type == _IMAGE_TYPE
+            for m in models
+            if m.reported_type == _IMAGE_TYPE and (include_deprecated or not m.is_deprecated)
         ]
+
+    def _check_deprecated(self, name: str) -> None:
+        """Warn, once per client, when ``name`` is a deprecated model of a list fetched so
+        far (no request is made for it: a dict lookup on every call)."""
+        entry = self._deprecated.get(name)
+        if entry is None or name in self._warned:
+            return
+        self._warned.add(name)
+        warn(deprecation_note(entry))
 
     @strict_keywords
     def get(
@@ -229,3 +257,19 @@ class Models(Resource):
             except (APIError, ValueError):
                 return None
         return model.replaced_by if model.replaced_by else None
+
+
+def deprecation_note(model: Model) -> str:
+    """One line on a deprecated model: since when (or until when) and what replaces it."""
+    try:
+        when = datetime.datetime.fromtimestamp(float(model.deprecated or 0), datetime.timezone.utc)
+        day = when.date().isoformat()
+    except (OverflowError, OSError, ValueError, TypeError):
+        when, day = None, "an unknown date"
+    if when is not None and when.timestamp() > time.time():
+        state = f"is deprecated and will stop being served on {day}"
+    else:
+        state = f"was deprecated on {day}, and the API may refuse it (404)"
+    if model.replaced_by:
+        return f"model {model.model_name!r} {state}: use {model.replaced_by!r} instead"
+    return f"model {model.model_name!r} {state}: pick a current one from client.models.list()"
