@@ -57,7 +57,7 @@ from ._usage import format_usd
 from ._validation import check_model_name
 from ._version import __version__
 from .client import DeepInfraClient
-from .types import ChatCompletion, ImageResponse, Usage
+from .types import ChatCompletion, ImageResponse, Model, Usage
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -264,21 +264,29 @@ def _client(
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the featured models, optionally only text or image ones."""
+    """List the featured models, optionally only text or image ones; deprecated ones only
+    with --include-deprecated, marked with their replacement."""
+    everything = args.include_deprecated
     with _client(args) as client:
         models = client.models.list()
         if args.type == "text":
-            names = set(client.models.text_models())
+            names = set(client.models.text_models(include_deprecated=everything))
         elif args.type == "image":
-            names = set(client.models.image_models())
+            names = set(client.models.image_models(include_deprecated=everything))
         else:
-            names = {m.model_name for m in models}
+            names = {m.model_name for m in models if everything or not m.is_deprecated}
     selected = [m for m in models if m.model_name in names]
     if args.json:
         _print_json([m.to_dict() for m in selected])
     else:
-        _out("".join(f"{m.model_name}\n" for m in selected))
+        _out("".join(f"{m.model_name}{_deprecation_mark(m)}\n" for m in selected))
     return EXIT_OK
+
+
+def _deprecation_mark(model: Model) -> str:
+    if not model.is_deprecated:
+        return ""
+    return f"  (deprecated: use {model.replaced_by})" if model.replaced_by else "  (deprecated)"
 
 
 def _messages(args: argparse.Namespace) -> list[dict[str, str]]:
@@ -653,6 +661,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", parents=[api], help="list the featured models")
     p.add_argument("--type", choices=("text", "image", "all"), default="all")
     p.add_argument("--json", action="store_true", help="print the model entries as JSON")
+    p.add_argument(
+        "--include-deprecated",
+        action="store_true",
+        help="also list deprecated models, marked with their replacement",
+    )
     p.set_defaults(handler=cmd_models)
 
     p = sub.add_parser("chat", parents=[api], help="ask a text model (streams the answer)")

@@ -208,13 +208,35 @@ def test_models_lists_names_on_stdout(env: dict[str, str]) -> None:
     assert DEFAULT_IMAGE_MODEL in names
     assert all("/" in name and " " not in name for name in names)
 
+    assert DEPRECATED not in names  # not offered by default
+
     text = run(env, "--local", "models", "--type", "text").stdout.splitlines()
     assert DEFAULT_MODEL in text
     assert DEFAULT_IMAGE_MODEL not in text
 
 
+def test_an_openai_style_base_url_is_corrected_with_one_warning_line(
+    env: dict[str, str], emu: Emulator
+) -> None:
+    result = run(env, "models", "--base-url", emu.url + "/v1/openai", "--api-key", TEST_KEY)
+    assert result.returncode == 0, result.stderr
+    assert DEFAULT_MODEL in result.stdout.splitlines()
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("deepinfra: warning: base_url ")
+    assert f"using the API root {emu.url!r}" in line
+
+
+def test_models_marks_deprecated_ones_when_asked(env: dict[str, str]) -> None:
+    for argv in (["models"], ["models", "--type", "image"]):
+        result = run(env, *argv, "--include-deprecated", "--local")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert f"{DEPRECATED}  (deprecated: use {REPLACEMENT})" in lines
+        assert DEFAULT_IMAGE_MODEL in lines  # current ones unmarked
+
+
 def test_models_json(env: dict[str, str]) -> None:
-    result = run(env, "models", "--type", "image", "--json", "--local")
+    result = run(env, "models", "--type", "image", "--json", "--local", "--include-deprecated")
     assert result.returncode == 0, result.stderr
     models = json.loads(result.stdout)
     assert isinstance(models, list)
