@@ -23,6 +23,7 @@ __all__ = [
     "decode_base64",
     "decode_data_uri",
     "extension_for",
+    "format_mismatch",
     "is_url",
     "sniff_base64",
     "sniff_data_uri",
@@ -69,6 +70,38 @@ def extension_for(media_type: str) -> str:
     Parameters such as ``; charset=...`` and letter case are ignored.
     """
     return _EXTENSIONS.get(media_type.split(";", 1)[0].strip().lower(), ".bin")
+
+
+# What a file name's suffix promises; suffixes not listed here promise nothing.
+_SUFFIX_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
+
+
+def _format_name(media_type: str) -> str:
+    return media_type.rsplit("/", 1)[-1].upper()
+
+
+def format_mismatch(suffix: str, media_type: str) -> Optional[str]:
+    """Why bytes of ``media_type`` cannot go to a file named ``*suffix``, or None when
+    they can (the suffix names that format, or names none the SDK knows).
+
+    The SDK converts no formats (that needs an imaging library, which it does not depend
+    on), so the fix is the suffix of the real format.
+    """
+    wanted = _SUFFIX_TYPES.get(suffix.lower())
+    if wanted is None or media_type in (OCTET_STREAM, wanted):
+        return None
+    return (
+        f"the image is {_format_name(media_type)}, but the suffix {suffix!r} names "
+        f"{_format_name(wanted)}; use {extension_for(media_type)!r} (the SDK converts no "
+        "image formats: an imaging library such as Pillow can)"
+    )
 
 
 def is_url(image: str) -> bool:

@@ -36,6 +36,7 @@ import re
 import sys
 import threading
 import time
+import unicodedata
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -52,6 +53,7 @@ from ._exceptions import (
     NotFoundError,
     RateLimitError,
 )
+from ._images import extension_for, format_mismatch
 from ._streaming import ChatStream
 from ._usage import format_usd
 from ._validation import check_model_name
@@ -361,23 +363,35 @@ def _consume_stream(stream: ChatStream, *, echo: bool, indent: str = "") -> Chat
 
 
 def _default_image_path(prompt: str) -> Path:
-    """A file name from the prompt, without suffix (``save`` adds the sniffed one)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:48].rstrip("-")
+    """A file name from the prompt, without suffix (``save`` adds the sniffed one).
+
+    Letters of every script are kept (``niño café`` gives ``niño-café``, not ``ni-o-caf``);
+    everything else, path separators included, becomes ``-``.
+    """
+    words = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", prompt).lower())
+    slug = words.strip("-")[:48].rstrip("-")
     return Path(slug or "image")
 
 
 def _save_images(image: ImageResponse, target: Path) -> list[str]:
-    """Write inline images to ``target`` (``stem-i`` for several); URLs are passed on as is."""
-    if not any(_is_url(i) for i in image.images):
-        with _saving(target):
-            return [str(p) for p in image.save(target)]
+    """Write inline images to ``target`` (``stem-i`` for several); URLs are passed on as is.
+
+    A suffix naming another format than the image's (``-o fox.jpg`` for a PNG) is replaced
+    by the right one, with a warning line: the image was paid for, so it is written, as it
+    came (the CLI converts no formats).
+    """
     written: list[str] = []
+    many = len(image.images) > 1
     for index, item in enumerate(image.images):
         if _is_url(item):
             written.append(item)
             continue
-        many = len(image.images) > 1
         dest = target.with_name(f"{target.stem}-{index}{target.suffix}") if many else target
+        problem = format_mismatch(dest.suffix, image.media_type(index))
+        if problem is not None:
+            fixed = dest.with_suffix(extension_for(image.media_type(index)))
+            _err(f"warning: {problem}: writing {str(fixed)!r} instead of {str(dest)!r}")
+            dest = fixed
         with _saving(dest):
             written.extend(str(p) for p in image.save(dest, index=index))
     return written

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import difflib
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
@@ -32,7 +33,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from . import _constants as C
 from ._config import TimeoutTypes, redact_url
-from ._exceptions import ArgumentTypeError, ArgumentValueError
+from ._error_body import KEY_HELP
+from ._exceptions import APIError, ArgumentTypeError, ArgumentValueError, MissingAPIKeyError
 from .client import DeepInfraClient
 from .types import ImageResponse, Model
 
@@ -43,6 +45,8 @@ __all__ = ["DeepInfra", "Messages"]
 
 Messages = list[dict[str, Any]]
 """OpenAI-style chat messages (the original's ``g4f.typing.Messages``)."""
+
+logger = logging.getLogger(C.LOGGER_NAME)
 
 _TEXT_TYPE = "text-generation"
 _IMAGE_TYPE = "text-to-image"
@@ -285,6 +289,19 @@ def _image_from_chat(
     return _image_fields(image_prompt, options)
 
 
+def _require_key(client: DeepInfraClient) -> None:
+    """Refuse a chat before any request (the model list included) when no key is set."""
+    if not client.has_api_key and not client.config.is_loopback:
+        raise MissingAPIKeyError(f"DeepInfra needs an API key, and none is set: {KEY_HELP}")
+
+
+def _without_list(err: APIError) -> list[str]:
+    """The image models to use when the model list could not be fetched: none. The list
+    only tells an image model from a text one, so a chat must not fail with it."""
+    logger.warning("treating the model as a text model: %s", err)
+    return []
+
+
 def _split_models(listed: Sequence[Model]) -> tuple[list[str], list[str]]:
     """Text models and image models, split as the original provider did (deprecated
     models left out)."""
@@ -449,8 +466,22 @@ class DeepInfra:
     async def _aimage_models(cls, aclient: AsyncDeepInfraClient) -> list[str]:
         # The async path fills the class lists too, from a worker thread: never blocking
         # the event loop with the request.
+        _require_key(aclient.sync_client)
         if not cls.models:
-            cls._store_models(await aclient.models.list())
+            try:
+                cls._store_models(await aclient.models.list())
+            except APIError as err:
+                return _without_list(err)
+        return cls.image_models
+
+    @classmethod
+    def _image_models(cls, client: DeepInfraClient) -> list[str]:
+        _require_key(client)
+        if not cls.models:
+            try:
+                cls._store_models(client.models.list())
+            except APIError as err:
+                return _without_list(err)
         return cls.image_models
 
     # -- chat --------------------------------------------------------------------------------
@@ -548,9 +579,7 @@ class DeepInfra:
         options = dict(kwargs)
         connection = _pop_connection(api_key, options, api_base_suffix=C.OPENAI_PREFIX)
         client = connection.shared().sync
-        if not cls.models:
-            cls._store_models(client.models.list())
-        if model in cls.image_models:
+        if model in cls._image_models(client):
             fields_prompt, fields = _image_from_chat(prompt, messages, options)
             yield client.images.generate(fields_prompt, model=model, **fields)
             return

@@ -72,6 +72,7 @@ from ._images import (
     decode_base64,
     decode_data_uri,
     extension_for,
+    format_mismatch,
     is_url,
     sniff_base64,
     sniff_data_uri,
@@ -1056,6 +1057,10 @@ class ImageResponse(_JsonMixin):
         type (``.png``, ``.jpg``, ``.webp``, ``.gif``; ``.bin`` if unknown); an existing
         directory receives ``image<suffix>``. Each file is written to a temporary name and
         renamed into place, so no reader sees a partial file.
+
+        A suffix naming another format than the image's (``.jpg`` for PNG bytes) raises
+        :class:`~deepinfra_sdk.ArgumentValueError` naming the real format and its suffix,
+        before anything is written: the bytes are saved as they came, never converted.
         """
         import pathlib
 
@@ -1073,9 +1078,16 @@ class ImageResponse(_JsonMixin):
         target = pathlib.Path(path)
         if target.is_dir():
             target = target / "image"
+        payloads = {i: self.image_bytes(i) for i in indices}
+        for i, data in payloads.items():
+            # The bytes are written as they came: a suffix naming another format is refused
+            # before anything is written, rather than leave PNG bytes in a ".jpg".
+            problem = format_mismatch(target.suffix, sniff_media_type(data))
+            if problem is not None:
+                raise ArgumentValueError(f"cannot save image {i} to {target.name!r}: {problem}")
         written = []
         for i in indices:
-            data = self.image_bytes(i)
+            data = payloads.pop(i)
             suffix = target.suffix or extension_for(sniff_media_type(data))
             if len(indices) == 1:
                 dest = target if target.suffix else target.with_name(target.name + suffix)

@@ -440,6 +440,31 @@ def test_image_several_default_names_and_verbose_cost(env: dict[str, str], tmp_p
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_image_to_a_suffix_of_another_format_writes_the_real_one_and_says_so(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "fox.jpg"
+    small = ["--width", "64", "--height", "64", "--local"]
+    result = run(env, "image", "-", "a red fox", "-o", str(out), *small)
+    assert result.returncode == 0, result.stderr
+    fixed = tmp_path / "fox.png"
+    assert result.stdout.splitlines() == [str(fixed)]
+    assert png_size(fixed) == (64, 64) and not out.exists()
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("deepinfra: warning: the image is PNG, but the suffix '.jpg' names JPEG")
+    assert f"writing {str(fixed)!r} instead of {str(out)!r}" in line
+
+
+def test_image_file_names_keep_every_script(env: dict[str, str], tmp_path: Path) -> None:
+    small = ["--width", "64", "--height", "64", "--local"]
+    result = run(env, "image", "-", "Niño con café, día 1", *small, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["niño-con-café-día-1.png"]
+    assert png_size(tmp_path / "niño-con-café-día-1.png") == (64, 64)
+    result = run(env, "image", "-", "猫/../の絵", *small, cwd=tmp_path)
+    assert result.stdout.splitlines() == ["猫-の絵.png"]  # separators never reach the path
+
+
 def test_image_spinner_only_on_a_tty(env: dict[str, str], tmp_path: Path) -> None:
     out = str(tmp_path / "cat.png")
     master, slave = os.openpty()

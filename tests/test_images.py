@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from deepinfra_sdk._exceptions import APIResponseValidationError
+from deepinfra_sdk._exceptions import APIResponseValidationError, ArgumentValueError
 from deepinfra_sdk._images import (
     _decode_base64_lenient,
     base64_to_data_uri,
     decode_base64,
     decode_data_uri,
     extension_for,
+    format_mismatch,
     is_url,
     sniff_base64,
     sniff_data_uri,
@@ -324,6 +325,37 @@ def test_save_single_with_and_without_suffix(tmp_path: Path) -> None:
     lying = ImageResponse(images=["data:image/png;base64," + b64(JPEG)])
     assert lying.save(tmp_path / "c") == [tmp_path / "c.jpg"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.jpg"]
+
+
+def test_save_writes_the_format_its_suffix_names_or_refuses_naming_the_right_one(
+    tmp_path: Path,
+) -> None:
+    png = ImageResponse(images=[to_data_uri(PNG)])
+    for name in ("fox.jpg", "fox.JPEG", "fox.webp", "fox.gif"):
+        with pytest.raises(ArgumentValueError) as info:
+            png.save(tmp_path / name)
+        message = str(info.value)
+        assert f"cannot save image 0 to {name!r}: the image is PNG" in message
+        assert "use '.png'" in message
+    assert list(tmp_path.iterdir()) == []  # refused before writing
+    assert png.save(tmp_path / "fox.PNG") == [tmp_path / "fox.PNG"]
+    assert ImageResponse(images=[to_data_uri(JPEG)]).save(tmp_path / "j.jpeg")[0].exists()
+    # A suffix that names no image format promises nothing: the bytes go there as they are.
+    assert png.save(tmp_path / "fox.img")[0].read_bytes() == PNG
+    # Several images: one mismatch refuses the whole set, before any file is written.
+    mixed = ImageResponse(images=[to_data_uri(JPEG), to_data_uri(PNG)])
+    with pytest.raises(ArgumentValueError, match=r"cannot save image 1 to 'set\.jpg'"):
+        mixed.save(tmp_path / "set.jpg")
+    assert not list(tmp_path.glob("set*"))
+
+
+def test_format_mismatch() -> None:
+    assert format_mismatch(".jpg", "image/jpeg") is None
+    assert format_mismatch(".bin", "image/png") is None
+    assert format_mismatch(".png", "application/octet-stream") is None
+    assert "the image is WEBP, but the suffix '.png' names PNG; use '.webp'" in str(
+        format_mismatch(".png", "image/webp")
+    )
 
 
 def test_save_overwrites(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from deepinfra_sdk import (
     DeepInfra,
     DeepInfraClient,
     ImageResponse,
+    MissingAPIKeyError,
     RateLimitError,
 )
 from deepinfra_sdk import _constants as C
@@ -539,3 +540,54 @@ async def test_extra_body_and_extra_data_merge_into_the_chat_body(emu: Emulator)
     with pytest.raises(TypeError, match="extra_body must be a dict"):
         async for _ in DeepInfra.create_async_generator(MODEL, MESSAGES, extra_body=[1]):
             pass
+
+
+# -- the first five minutes: no key, a failing model list ---------------------------------
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Name lookups of anything but loopback are refused and recorded (offline)."""
+    import socket
+
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            asked.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, "offline")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+@pytest.mark.anyio
+async def test_no_key_is_named_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[str]
+) -> None:
+    monkeypatch.delenv("DEEPINFRA_API_KEY")
+    monkeypatch.delenv("DEEPINFRA_BASE_URL")  # the real API, which needs a key
+    with pytest.raises(MissingAPIKeyError, match="DEEPINFRA_API_KEY") as info:
+        async for _ in DeepInfra.create_async_generator(MODEL, MESSAGES):
+            pass
+    assert info.value.status_code is None and info.value.__cause__ is None
+    with pytest.raises(MissingAPIKeyError, match="DEEPINFRA_API_KEY"):
+        list(DeepInfra.create_completion(MODEL, MESSAGES))
+    assert no_network == []  # refused before the model list, not after a DNS error
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("model", [MODEL, "deepseek-ai/DeepSeek-R1", None])
+async def test_a_failing_model_list_does_not_fail_a_text_chat(
+    emu: Emulator, model: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    emu.inject(Fault(status=500), times=100, route=FEATURED_ROUTE)
+    pieces = [p async for p in DeepInfra.create_async_generator(model, MESSAGES, stream=False)]
+    assert pieces == [reference_text(emu, model or MODEL)]
+    assert "GET /models/featured" in caplog.text  # why the list was not used, logged
+    DeepInfra.close_clients()
+    answer = list(DeepInfra.create_completion(model, MESSAGES, stream=False))
+    assert answer == pieces
+    assert emu.request_count(CHAT) == 3
