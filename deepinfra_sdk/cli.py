@@ -434,13 +434,14 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    """Embed texts; print the vectors as JSON, or one summary line per text."""
+    """Embed texts; print one summary line per text, or with --full the vectors as JSON
+    (a thousand numbers a text would bury the terminal)."""
     model = _model(args.model, C.DEFAULT_EMBEDDING_MODEL)
     with _client(args) as client:
         result = client.embeddings.create(
             model=model, input=list(args.texts), dimensions=args.dimensions
         )
-    if args.summary:
+    if not args.full:
         for item in result.data:
             vector = item.embedding
             norm = math.sqrt(sum(x * x for x in vector))
@@ -708,10 +709,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--negative-prompt", metavar="TEXT")
     p.set_defaults(handler=cmd_image)
 
-    p = sub.add_parser("embed", parents=[api], help="embed texts (prints JSON vectors)")
+    p = sub.add_parser(
+        "embed", parents=[api], help="embed texts (a summary line per text; --full: vectors)"
+    )
     p.add_argument("model", help=f"model name, or '-' for {C.DEFAULT_EMBEDDING_MODEL}")
     p.add_argument("texts", nargs="+", metavar="TEXT")
-    p.add_argument("--summary", action="store_true", help="one line per text: dims and norm")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument(
+        "--summary", action="store_true", help="one line per text: dims and norm (the default)"
+    )
+    shape.add_argument(
+        "--full", "--json", dest="full", action="store_true", help="print the vectors, as JSON"
+    )
     p.add_argument("--dimensions", type=int, metavar="N", help="ask for shorter vectors")
     p.set_defaults(handler=cmd_embed)
 

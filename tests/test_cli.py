@@ -583,8 +583,9 @@ def test_image_urls_are_printed_not_saved(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- embed
 
 
-def test_embed_json_and_summary(env: dict[str, str]) -> None:
-    result = run(env, "embed", EMBED_MODEL, "first text", "second", "--local")
+@pytest.mark.parametrize("flag", ["--full", "--json"])
+def test_embed_full_prints_the_vectors(env: dict[str, str], flag: str) -> None:
+    result = run(env, "embed", EMBED_MODEL, "first text", "second", flag, "--local")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     body = json.loads(result.stdout)
@@ -593,12 +594,16 @@ def test_embed_json_and_summary(env: dict[str, str]) -> None:
     assert {len(v) for v in vectors} == {1024}
     assert all(isinstance(x, float) for x in vectors[0])
 
-    result = run(env, "embed", "-", "first text", "second", "--summary", "--local")
+
+@pytest.mark.parametrize("flags", [[], ["--summary"]])
+def test_embed_prints_a_summary_by_default(env: dict[str, str], flags: list[str]) -> None:
+    result = run(env, "embed", "-", "first text", "second", *flags, "--local")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 2  # not two thousand
     assert lines[0].startswith("0\t1024 dims\tnorm ")
     assert lines[0].endswith("\tfirst text")
+    assert run(env, "embed", "-", "x", "--summary", "--full", "--local").returncode == 2
 
 
 # --------------------------------------------------------------------------- errors

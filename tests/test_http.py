@@ -25,6 +25,7 @@ from deepinfra_sdk import (
     AuthenticationError,
     BadRequestError,
     DeepInfraClient,
+    DeepInfraWarning,
     InternalServerError,
     LockedError,
     MissingAPIKeyError,
@@ -375,7 +376,10 @@ def test_404_for_a_deprecated_model_names_its_replacement(client: DeepInfraClien
         json={"error": "Model not found"},
     )
     client.models.list()
-    with pytest.raises(NotFoundError) as info:
+    with (
+        pytest.warns(DeepInfraWarning, match="stabilityai/sdxl-turbo"),
+        pytest.raises(NotFoundError) as info,
+    ):
         client.images.generate("a cat", model="runwayml/stable-diffusion-v1-5")
     assert "stabilityai/sdxl-turbo" in str(info.value)
     assert "deprecated" in str(info.value)
