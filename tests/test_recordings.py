@@ -176,8 +176,12 @@ def _read_openai_images(client: DeepInfraClient, rec: dict[str, Any]) -> dict[st
 
 
 def _read_models(client: DeepInfraClient, rec: dict[str, Any]) -> dict[str, Any]:
-    # The replay answers /models/featured with the recorded list too.
-    return {"text": client.models.text_models(), "image": client.models.image_models()}
+    # The replay answers /models/featured with the recorded list too. Deprecated entries
+    # (the recorded sd15 is one) are read like the rest; the default lists leave them out.
+    return {
+        "text": client.models.text_models(include_deprecated=True),
+        "image": client.models.image_models(include_deprecated=True),
+    }
 
 
 _SDK_READERS: dict[str, Callable[[DeepInfraClient, dict[str, Any]], dict[str, Any]]] = {
