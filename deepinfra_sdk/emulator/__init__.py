@@ -18,7 +18,9 @@ Routes (shapes as in wire.md): ``GET /models/featured``, ``GET /models/list`` (n
 ``POST /v1/openai/chat/completions`` (JSON, or SSE with ``"stream": true``),
 ``POST /v1/openai/embeddings``, ``POST /v1/openai/images/generations`` and
 ``POST /v1/inference/{owner}/{name}`` (text-to-image; Cog-style ``{"input": {...}}`` for
-``stability-ai/sdxl``). Every response carries a fresh ``x-request-id``.
+``stability-ai/sdxl``), ``/v1/openai/files[/{id}[/content]]`` and
+``/v1/openai/batches[/{id}[/cancel]]`` (see :class:`BatchService`: a batch clock and
+:class:`BatchFault` for tests). Every response carries a fresh ``x-request-id``.
 
 Chat answers are deterministic (a hash of the model, the last user message and the choice
 index picks the words); ``max_tokens`` is the exact length, with finish reason ``length``.
@@ -39,6 +41,7 @@ From a shell: ``python -m deepinfra_sdk.emulator --port 8000 [--token-delay S]
 
 from __future__ import annotations
 
+from ._batches import BatchFault, BatchService
 from ._catalogue import CATALOGUE, FEATURED
 from ._cli import main
 from ._emulator import DEFAULT_API_KEY, Emulator
@@ -50,6 +53,8 @@ __all__ = [
     "CATALOGUE",
     "DEFAULT_API_KEY",
     "FEATURED",
+    "BatchFault",
+    "BatchService",
     "Emulator",
     "Fault",
     "RandomFaults",

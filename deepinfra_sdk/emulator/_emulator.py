@@ -7,6 +7,7 @@ import threading
 from types import TracebackType
 from typing import Callable, Iterable, List, Optional, Sequence, Type
 
+from ._batches import BatchService
 from ._chat import SHAPES
 from ._faults import FRAMINGS, LINE_ENDINGS, Fault, RandomFaults
 from ._recording import RecordedRequest
@@ -353,6 +354,16 @@ class Emulator:
     def pending_faults(self) -> int:
         """Uses of queued faults not yet consumed."""
         return len(self._state.faults)
+
+    @property
+    def batches(self) -> BatchService:
+        """The files and batches this emulator holds, its batch clock and batch faults."""
+        return self._state.batches
+
+    def peak_concurrency(self, model: Optional[str] = None) -> int:
+        """The most requests naming ``model`` (None: any one model) in flight at once
+        since start or the last :meth:`reset`: what DeepInfra's per-model limit counts."""
+        return self._state.peak(model)
 
     def request_count(self, route: Optional[str] = None, method: Optional[str] = None) -> int:
         """Requests received (faulted ones included) under path prefix ``route``."""

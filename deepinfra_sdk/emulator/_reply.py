@@ -17,7 +17,7 @@ class Reply:
 
     When ``events`` is set the answer is an event stream and each item is one ``data:``
     payload (the last normally ``[DONE]``), possibly produced lazily; otherwise
-    ``payload`` is JSON-encoded, or ``text`` is sent as is.
+    ``payload`` is JSON-encoded, or ``text`` (or the bytes ``data``) is sent as is.
     """
 
     status: int = 200
@@ -26,6 +26,7 @@ class Reply:
     content_type: str = "application/json"
     headers: List[Tuple[str, str]] = field(default_factory=list)
     events: Optional[Iterable[str]] = None
+    data: Optional[bytes] = None
 
     @classmethod
     def from_error(cls, error: APIError) -> Reply:
@@ -40,6 +41,8 @@ class Reply:
 
     def body(self) -> bytes:
         """The encoded body of a non-stream reply."""
+        if self.data is not None:
+            return self.data
         if self.text is not None:
             return self.text.encode("utf-8")
         return json.dumps(self.payload, separators=(",", ":")).encode("utf-8")

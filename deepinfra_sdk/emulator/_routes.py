@@ -6,10 +6,11 @@ sockets or faults. Paths, shapes and errors follow wire.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import unquote
 
+from ._batches import BatchService
 from ._catalogue import CATALOGUE, CREATED, FEATURED, find_model, native_model, synthetic_model
 from ._chat import plan_chat
 from ._embeddings import embeddings_response
@@ -40,6 +41,8 @@ class Request:
     answer_tokens: int
     shapes: str = "recorded"
     any_model: bool = False
+    query: Dict[str, str] = field(default_factory=dict)
+    batches: Optional[BatchService] = None
     form: Optional[Form] = None  # a multipart body, parsed (its files spooled)
 
 
@@ -161,6 +164,64 @@ def _list(req: Request, models: Callable[[], Any]) -> Reply:
     return Reply(payload=models())
 
 
+def _service(req: Request, rest: str) -> BatchService:
+    _auth(req)
+    if req.batches is None or rest[:1] not in ("", "/"):
+        raise APIError(404, {"detail": "Not Found"})
+    return req.batches
+
+
+def _files(req: Request, rest: str) -> Reply:
+    service = _service(req, rest)
+    file_id, _, tail = rest.lstrip("/").partition("/")
+    if not file_id:
+        if req.method == "POST":
+            return Reply(payload=_upload(service, req))
+        _allow(req, "GET")
+        return Reply(payload=service.list_files(req.query))
+    if tail == "content":
+        _allow(req, "GET")
+        return Reply(data=service.file_content(file_id), content_type="application/octet-stream")
+    if tail:
+        raise APIError(404, {"detail": "Not Found"})
+    if req.method == "DELETE":
+        return Reply(payload=service.delete_file(file_id))
+    _allow(req, "GET")
+    return Reply(payload=service.get_file(file_id))
+
+
+def _upload(service: BatchService, req: Request) -> Dict[str, Any]:
+    form = req.form
+    upload = form.file("file") if form is not None else None
+    if form is None or upload is None:
+        raise openai_error(400, "Upload the file as multipart/form-data part 'file'", param="file")
+    seconds = form.get("expires_after[seconds]")
+    try:
+        expires = int(seconds) if seconds is not None else None
+    except ValueError:
+        raise openai_error(
+            400, "expires_after[seconds] must be a number", param="expires_after"
+        ) from None
+    return service.add_file(upload.read(), upload.filename, form.get("purpose") or "", expires)
+
+
+def _batches(req: Request, rest: str) -> Reply:
+    service = _service(req, rest)
+    batch_id, _, tail = rest.lstrip("/").partition("/")
+    if not batch_id:
+        if req.method == "POST":
+            return Reply(payload=service.create_batch(_body(req, True)))
+        _allow(req, "GET")
+        return Reply(payload=service.list_batches(req.query))
+    if tail == "cancel":
+        _allow(req, "POST")
+        return Reply(payload=service.cancel_batch(batch_id))
+    if tail:
+        raise APIError(404, {"detail": "Not Found"})
+    _allow(req, "GET")
+    return Reply(payload=service.get_batch(batch_id))
+
+
 _EXACT: Dict[str, Callable[[Request], Reply]] = {
     # Replies are encoded at once, in this thread: no need to copy the catalogue first.
     "/models/featured": lambda req: _list(req, lambda: [find_model(n) for n in FEATURED]),
@@ -177,6 +238,8 @@ _PREFIXED: Dict[str, Callable[[Request, str], Reply]] = {
     "/models/": _model_info,
     f"{_OPENAI}/models/": _openai_model_info,
     "/v1/inference/": _native,
+    f"{_OPENAI}/files": _files,
+    f"{_OPENAI}/batches": _batches,
 }
 
 

@@ -22,7 +22,7 @@ import time
 import traceback
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Dict, Iterable, Optional, Set, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ._errors import fault_body
 from ._faults import FRAMINGS, MAX_HEADER_CHARS, MAX_HEADER_FRAME_BYTES, Fault
@@ -81,6 +81,15 @@ def _parse_json(body: bytes) -> Tuple[Any, Optional[str]]:
         return None, "the JSON nests arrays or objects too deeply"
     except ValueError as exc:
         return None, str(exc)
+
+
+def _model_of(body: bytes) -> Optional[str]:
+    """The ``model`` a JSON request body names (a small body only: it is decoded twice)."""
+    if not body.startswith(b"{") or len(body) > 1 << 20:
+        return None
+    parsed, _ = _parse_json(body)
+    model = parsed.get("model") if isinstance(parsed, dict) else None
+    return model if isinstance(model, str) else None
 
 
 class _Conn:
@@ -211,16 +220,18 @@ class _Handler(BaseHTTPRequestHandler):
             linger(self.connection)  # let the client finish sending and read the answer
             return
         try:
-            self._serve_body(
-                conn,
-                state=state,
-                target=target,
-                path=path,
-                headers=headers,
-                recorded=recorded,
-                body=body,
-                form=form,
-            )
+            # Requests for one model in flight at once, for tests of concurrency limits.
+            with state.serving(_model_of(body)):
+                self._serve_body(
+                    conn,
+                    state=state,
+                    target=target,
+                    path=path,
+                    headers=headers,
+                    recorded=recorded,
+                    body=body,
+                    form=form,
+                )
         finally:
             if form is not None:
                 form.close()
@@ -291,6 +302,8 @@ class _Handler(BaseHTTPRequestHandler):
                     shapes=state.shapes,
                     any_model=state.any_model,
                     form=form,
+                    query=dict(parse_qsl(target.partition("?")[2])),
+                    batches=state.batches,
                 )
             )
         if (

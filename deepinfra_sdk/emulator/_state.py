@@ -4,11 +4,13 @@ the count of accepted connections."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import sys
 import threading
 import time
-from typing import Callable, Counter, Deque, FrozenSet, List, Optional, Tuple
+from typing import Callable, Counter, Deque, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
+from ._batches import BatchService
 from ._faults import FaultQueue
 from ._recording import Headers, RecordedRequest
 
@@ -62,6 +64,9 @@ class State:
         self.faults = FaultQueue()
         self._connections = 0
         self._lock = threading.Lock()
+        self.batches = BatchService(lambda: self.answer_tokens)
+        self._active: Dict[str, int] = {}
+        self._peaks: Dict[str, int] = {}
 
     def authorized(self, header: Optional[str]) -> bool:
         """Whether an ``Authorization`` header value (None: absent) lets a request in."""
@@ -100,6 +105,28 @@ class State:
                 if (route is None or p.startswith(route)) and (wanted is None or m == wanted)
             )
 
+    @contextlib.contextmanager
+    def serving(self, model: Optional[str]) -> Iterator[None]:
+        """Count a request for ``model`` as in flight while the block runs."""
+        if not isinstance(model, str):
+            yield
+            return
+        with self._lock:
+            active = self._active[model] = self._active.get(model, 0) + 1
+            self._peaks[model] = max(self._peaks.get(model, 0), active)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active[model] -= 1
+
+    def peak(self, model: Optional[str]) -> int:
+        """The most requests for ``model`` (None: any one model) ever in flight at once."""
+        with self._lock:
+            if model is None:
+                return max(self._peaks.values(), default=0)
+            return self._peaks.get(model, 0)
+
     def accepted(self) -> None:
         """Count a TCP connection the listener has just accepted."""
         with self._lock:
@@ -117,6 +144,7 @@ class State:
             self.recent.clear()
             self._counts.clear()
             self._connections = 0
+            self._peaks = {name: n for name, n in self._active.items() if n}
         self.faults.clear()
 
     def error(self, text: str) -> None:
