@@ -22,6 +22,15 @@ import logging as _logging
 from typing import TYPE_CHECKING, Any
 
 from . import types
+from ._bulk_types import (
+    Batch,
+    BatchErrorDetail,
+    BatchErrors,
+    BatchRequestCounts,
+    BatchUsage,
+    FileDeleted,
+    FileObject,
+)
 from ._config import ClientConfig, Timeout
 from ._constants import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL
 from ._exceptions import (
@@ -48,11 +57,13 @@ from ._exceptions import (
     UnprocessableEntityError,
     UploadError,
 )
+from ._pagination import Page
 from ._streaming import ChatStream
 from ._usage import UsageMeter, UsageSnapshot, UsageTotals
 from ._version import __version__
 from ._warnings import DeepInfraWarning
 from .client import DeepInfraClient
+from .resources.files import FileContent
 from .types import (
     ChatChoice,
     ChatCompletion,
@@ -80,7 +91,8 @@ if TYPE_CHECKING:
         BatchProgress,
         BatchResult,
     )
-    from .aio import AsyncChatStream, AsyncDeepInfraClient
+    from ._bulk import BatchRequestError
+    from .aio import AsyncChatStream, AsyncDeepInfraClient, AsyncFileContent, AsyncPage
     from .notebook import adisplay_stream, display_stream
     from .provider import DeepInfra
 
@@ -88,6 +100,10 @@ if TYPE_CHECKING:
 # notebook helpers too, which most programs never use).
 _LAZY = {
     "AsyncChatStream": "aio",
+    "AsyncFileContent": "aio",
+    "AsyncPage": "aio",
+    # The bulk runner loads sqlite3: only when it is used or named.
+    "BatchRequestError": "_bulk",
     # The batch helper loads concurrent.futures: only when a batch is run or named.
     "BatchCancelled": "_batch",
     "BatchError": "_batch",
@@ -133,14 +149,22 @@ __all__ = [
     "ArgumentValueError",
     "AsyncChatStream",
     "AsyncDeepInfraClient",
+    "AsyncFileContent",
+    "AsyncPage",
     "AuthenticationError",
     "BadRequestError",
+    "Batch",
     "BatchCancelled",
     "BatchError",
+    "BatchErrorDetail",
+    "BatchErrors",
     "BatchInterrupted",
     "BatchItem",
     "BatchProgress",
+    "BatchRequestCounts",
+    "BatchRequestError",
     "BatchResult",
+    "BatchUsage",
     "ChatChoice",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -155,6 +179,9 @@ __all__ = [
     "DeepInfraWarning",
     "Embedding",
     "EmbeddingResponse",
+    "FileContent",
+    "FileDeleted",
+    "FileObject",
     "FunctionCall",
     "ImageResponse",
     "InferenceStatus",
@@ -163,6 +190,7 @@ __all__ = [
     "MissingAPIKeyError",
     "Model",
     "NotFoundError",
+    "Page",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "Pricing",

@@ -189,9 +189,10 @@ class BatchInterrupted(KeyboardInterrupt):
     as usual); ``result`` keeps what had finished, since those answers may be billed.
     Items that did not finish have a :class:`BatchCancelled` error."""
 
-    def __init__(self, result: BatchResult) -> None:
+    def __init__(self, result: BatchResult, *, message: Optional[str] = None) -> None:
         super().__init__(
-            f"the batch was interrupted after {result.succeeded} of {len(result)} requests "
+            message
+            or f"the batch was interrupted after {result.succeeded} of {len(result)} requests "
             "succeeded (their answers are in .result)"
         )
         self.result = result
@@ -225,7 +226,7 @@ class _TqdmReporter(_Reporter):
     def update(self, progress: BatchProgress) -> None:
         if progress.failed:
             self._bar.set_postfix(failed=progress.failed, refresh=False)
-        self._bar.update(1)
+        self._bar.update(progress.done - self._bar.n)  # the runner moves by many at once
 
     def close(self, progress: BatchProgress) -> None:
         self._bar.close()

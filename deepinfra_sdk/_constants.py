@@ -61,3 +61,14 @@ DEFAULT_EMBEDDING_MODEL = "BAAI/bge-large-en-v1.5"
 COG_STYLE_MODELS = frozenset({"stability-ai/sdxl"})
 
 LOGGER_NAME = "deepinfra_sdk"
+
+# DeepInfra's Batch API (wire.md "Files + Batches"): limits per file and per batch.
+BATCH_MAX_LINES = 50_000
+BATCH_MAX_INPUT_BYTES = 200 * 1024 * 1024
+FILE_MAX_BYTES = 512 * 1024 * 1024
+BATCH_METADATA_MAX_PAIRS = 16
+BATCH_METADATA_KEY_CHARS = 64
+BATCH_METADATA_VALUE_CHARS = 512
+BATCH_ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+# Batches take minutes to hours: asking every few seconds would only spend requests.
+BATCH_POLL_INTERVAL = 10.0

@@ -22,10 +22,20 @@ half-read, and a result that arrives after the caller left is closed.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import itertools
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import (
     TYPE_CHECKING,
@@ -53,20 +63,25 @@ from ._keywords import strict_keywords
 from ._pump import ConcurrentReadError, StreamPump, Wakeups
 from ._streaming import ChatStream
 from .client import DeepInfraClient
-from .resources import Completions, Embeddings, Images, Models
+from .resources import Batches, Completions, Embeddings, FileContent, Files, Images, Models
 from .types import ChatCompletion, ChatCompletionChunk, Model
 
 if TYPE_CHECKING:
+    import os
+    import pathlib
     from typing import Concatenate, ParamSpec
 
     import requests
 
+    from ._batch import BatchItem
+    from ._pagination import Page
     from ._usage import UsageMeter
+    from .resources.batches import RunRequests
     from .types import ToolCall, Usage
 
     P = ParamSpec("P")
 
-__all__ = ["AsyncChatStream", "AsyncDeepInfraClient"]
+__all__ = ["AsyncChatStream", "AsyncDeepInfraClient", "AsyncFileContent", "AsyncPage"]
 
 R = TypeVar("R")
 S = TypeVar("S")
@@ -113,6 +128,8 @@ class AsyncDeepInfraClient:
     chat: AsyncChat
     images: AsyncImages
     embeddings: AsyncEmbeddings
+    files: AsyncFiles
+    batches: AsyncBatches
 
     @strict_keywords
     def __init__(
@@ -198,6 +215,8 @@ class AsyncDeepInfraClient:
         self.chat = AsyncChat(self)
         self.images = AsyncImages(self, self._client.images)
         self.embeddings = AsyncEmbeddings(self, self._client.embeddings)
+        self.files = AsyncFiles(self, self._client.files)
+        self.batches = AsyncBatches(self, self._client.batches)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -449,6 +468,162 @@ class AsyncEmbeddings(_AsyncResource[Embeddings]):
     __slots__ = ()
 
     create = _threaded(Embeddings.create)
+
+
+def _take(items: Iterator[Any], n: int) -> list[Any]:
+    return list(itertools.islice(items, n))
+
+
+async def _drain(owner: AsyncDeepInfraClient, items: Iterator[R], n: int) -> AsyncIterator[R]:
+    """Items of a blocking iterator, fetched ``n`` at a time in worker threads (one thread
+    hop per ``n`` items, not per item); the iterator is closed when the loop ends."""
+    try:
+        while batch := await owner._call(_take, items, n):
+            for item in batch:
+                yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            # A worker abandoned by a cancellation may still be inside it: it stops on its
+            # own (its calls were aborted), and closes it then.
+            with contextlib.suppress(ValueError):
+                close()
+
+
+class AsyncPage(Generic[R]):
+    """A page of a list for async code: ``data`` holds its items; ``async for item in
+    page`` goes on through the pages after it."""
+
+    __slots__ = ("_owner", "_page", "data", "first_id", "has_more", "last_id")
+
+    def __init__(self, page: Page[R], owner: AsyncDeepInfraClient) -> None:
+        self._page = page
+        self._owner = owner
+        self.data = page.data
+        """The items of this page."""
+        self.has_more = page.has_more
+        """Whether more items follow this page."""
+        self.first_id = page.first_id
+        """The id of the first item of this page."""
+        self.last_id = page.last_id
+        """The id of the last item of this page."""
+
+    async def next_page(self) -> Optional[AsyncPage[R]]:
+        """The page after this one (one request), or None if this is the last."""
+        following = await self._owner._call(self._page.next_page)
+        return None if following is None else AsyncPage(following, self._owner)
+
+    async def __aiter__(self) -> AsyncIterator[R]:
+        page: Optional[AsyncPage[R]] = self
+        while page is not None:
+            for item in page.data:
+                yield item
+            page = await page.next_page()
+
+    def __repr__(self) -> str:
+        return "<Async" + repr(self._page)[1:]
+
+
+class AsyncFileContent:
+    """A file's bytes for async code: ``await content.save(path)`` or ``async for line in
+    content.iter_lines()``; never held whole in memory."""
+
+    __slots__ = ("_content", "_owner")
+
+    def __init__(self, content: FileContent, owner: AsyncDeepInfraClient) -> None:
+        self._content = content
+        self._owner = owner
+
+    async def save(self, path: Union[str, os.PathLike[str]]) -> pathlib.Path:
+        """Write the body to ``path`` as it arrives (atomically); the path written."""
+        return await self._owner._call(self._content.save, path)
+
+    def iter_lines(self) -> AsyncIterator[str]:
+        """The body line by line (see :meth:`FileContent.iter_lines`)."""
+        return _drain(self._owner, self._content.iter_lines(), 1000)
+
+    async def aclose(self) -> None:
+        """Release the connection."""
+        self._content.close()
+
+    async def __aenter__(self) -> AsyncFileContent:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncFiles(_AsyncResource[Files]):
+    """``aclient.files``: upload batch input, read batch results."""
+
+    __slots__ = ()
+
+    create = _threaded(Files.create)
+    retrieve = _threaded(Files.retrieve)
+    delete = _threaded(Files.delete)
+
+    async def list(
+        self,
+        *,
+        purpose: Optional[str] = None,
+        limit: Optional[int] = None,
+        order: Optional[str] = None,
+        after: Optional[str] = None,
+    ) -> AsyncPage[Any]:
+        """A page of files; ``async for`` over it goes on through the following pages."""
+        page = await self._owner._call(
+            Files.list, self._sync, purpose=purpose, limit=limit, order=order, after=after
+        )
+        return AsyncPage(page, self._owner)
+
+    async def content(self, file_id: str) -> AsyncFileContent:
+        """A file's bytes, streamed: ``await .save(path)`` or ``async for line in
+        .iter_lines()``."""
+        content = await self._owner._call(Files.content, self._sync, file_id)
+        return AsyncFileContent(content, self._owner)
+
+
+class AsyncBatches(_AsyncResource[Batches]):
+    """``aclient.batches``: DeepInfra's Batch API and the resumable bulk runner."""
+
+    __slots__ = ()
+
+    create = _threaded(Batches.create)
+    retrieve = _threaded(Batches.retrieve)
+    cancel = _threaded(Batches.cancel)
+    wait = _threaded(Batches.wait)
+
+    async def list(
+        self, *, limit: Optional[int] = None, after: Optional[str] = None
+    ) -> AsyncPage[Any]:
+        """A page of batches, newest first; ``async for`` over it goes on through the
+        following pages."""
+        page = await self._owner._call(Batches.list, self._sync, limit=limit, after=after)
+        return AsyncPage(page, self._owner)
+
+    def run(
+        self,
+        requests: RunRequests,
+        *,
+        state: Union[str, os.PathLike[str]],
+        poll_interval: float = C.BATCH_POLL_INTERVAL,
+        progress: ProgressOption = True,
+    ) -> AsyncIterator[BatchItem]:
+        """The resumable bulk runner (see :meth:`Batches.run`) as an async iterator:
+        ``async for item in aclient.batches.run(requests, state="run.json")``.
+
+        The run works in worker threads; cancelling the loop leaves the batches running on
+        DeepInfra (run again with the same ``state`` to pick up their results).
+        """
+        items = self._sync.run(
+            requests, state=state, poll_interval=poll_interval, progress=progress
+        )
+        return _drain(self._owner, items, 500)
 
 
 class AsyncCompletions:

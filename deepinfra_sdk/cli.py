@@ -11,6 +11,8 @@ Commands::
     deepinfra emulator [--host H] [--port P] [--token-delay S] [--framing F] [--api-key K]
                        [--no-auth]
     deepinfra demo     [--out-dir DIR]
+    deepinfra batch    submit REQUESTS.jsonl --state RUN.json | status RUN.json
+                       | results RUN.json [-o OUT.jsonl] | cancel RUN.json
 
 ``MODEL`` may be ``-`` or ``default`` for the command's default model. Every API command
 takes ``--local`` (run against an in-process emulator: no key, no network, nothing billed),
@@ -743,6 +745,10 @@ def build_parser() -> argparse.ArgumentParser:
     # Hidden: slows the chat stream down, so a test can interrupt it midway.
     p.add_argument("--token-delay", type=_seconds, default=DEMO_TOKEN_DELAY, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_demo)
+
+    from ._cli_batch import add_batch_parser
+
+    add_batch_parser(sub, api)
     return parser
 
 

@@ -14,7 +14,7 @@ from ._exceptions import NotFoundError
 from ._keywords import strict_keywords
 from ._usage import UsageMeter
 from ._validation import check_call_options, check_request_size
-from .resources import Chat, Embeddings, Images, Models
+from .resources import Batches, Chat, Embeddings, Files, Images, Models
 
 if TYPE_CHECKING:
     import requests
@@ -62,6 +62,8 @@ class DeepInfraClient:
     chat: Chat
     images: Images
     embeddings: Embeddings
+    files: Files
+    batches: Batches
     usage: UsageMeter
 
     @strict_keywords
@@ -103,6 +105,8 @@ class DeepInfraClient:
         self.chat = Chat(self)
         self.images = Images(self)
         self.embeddings = Embeddings(self)
+        self.files = Files(self)
+        self.batches = Batches(self)
         self.usage = UsageMeter()
 
     # -- configuration -------------------------------------------------------------------
