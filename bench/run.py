@@ -55,6 +55,7 @@ CASES = [
     Case("import", "7", "case_import", "run", "import time; the sync import leaves anyio out"),
     Case("models", "8", "case_models", "run", "32 threads, one model-list request"),
     Case("fanout", "9", "case_fanout", "run", "200/1,000 concurrent paced async streams"),
+    Case("bulk", "10", "case_bulk", "run", "Batch API runner: 10k vs 100k requests, memory"),
     Case("sse", "", "case_micro", "run_sse", "extra: SSE decoder micro-benchmark"),
     Case("types", "", "case_micro", "run_types", "extra: chunk decoding micro-benchmark"),
 ]
