@@ -6,15 +6,18 @@ import dataclasses
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .types import _JsonMixin as _BaseMixin
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class _JsonMixin(_BaseMixin):
     # TEMPORARY until the shared decoder mechanism lands in types.py (issue 13).
     @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> Any:
+    def from_wire(cls, d: Mapping[str, Any]) -> Self:
         hints = typing.get_type_hints(cls)
         kwargs = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
