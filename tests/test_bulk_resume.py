@@ -66,6 +66,7 @@ def _command(emu: Emulator, tmp_path: Path) -> list[str]:
         str(state),
         str(REQUESTS),
         str(MAX_LINES),
+        MODEL,
     ]
 
 
