@@ -127,7 +127,6 @@ def test_custom_ids_and_options_reach_the_lines(
         ([{"messages": []}], ArgumentValueError, "model"),
         (["hello"], ArgumentTypeError, "dict"),
         ({"model": MODEL}, ArgumentTypeError, "iterable"),
-        ([ask(0, temprature=1)], ArgumentTypeError, "temperature"),
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_sent(
@@ -142,6 +141,27 @@ def test_bad_requests_are_refused_before_anything_is_sent(
     with pytest.raises(error, match=match):
         run(client, requests, tmp_path / "run.json")
     assert emu.request_count("/v1/openai") == 0
+
+
+def test_a_keyword_create_refuses_is_refused_too(
+    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+) -> None:
+    # The lines carry what create() would send: a keyword it refuses is refused here too,
+    # before anything is uploaded; one it passes on reaches the line as it would the body.
+    request = ask(0, temprature=1)
+    try:
+        client.chat.completions.create(**request)
+        refused = False
+    except TypeError:
+        refused = True
+    if refused:
+        with pytest.raises(TypeError, match="temperature"):
+            run(client, [request], tmp_path / "run.json")
+        assert emu.request_count(FILES) == 0
+    else:
+        run(client, [request], tmp_path / "run.json")
+        [file_id] = emu.batches.file_ids("batch")
+        assert json.loads(emu.batches.file_data(file_id))["body"]["temprature"] == 1
 
 
 def test_a_rerun_sends_nothing_again(
