@@ -35,6 +35,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
 from . import _constants as C
@@ -59,6 +60,7 @@ from ._files import atomic_write
 from ._keywords import suggest_keyword
 from ._polling import poll
 from ._validation import check_messages, check_model_name, without_none
+from .resources._base import stamp_request_id
 from .types import ChatCompletion
 
 if TYPE_CHECKING:
@@ -73,6 +75,8 @@ _CHUNK_KEY = "deepinfra_sdk_chunk"
 _DOWNLOAD_ATTEMPTS = 3
 _INSERT_EVERY = 2000
 _UPDATE = "UPDATE items SET result = ? WHERE custom_id = ?"
+# create() keywords that shape the HTTP call, not the request body.
+_CALL_OPTIONS = ("timeout", "extra_headers", "max_retries")
 
 
 class BatchRequestError(APIError):
@@ -125,7 +129,13 @@ def _chat_body(request: Mapping[str, Any], index: int) -> dict[str, Any]:
             f"request {index} has {unknown[0]!r}, which create() does not take: "
             f"{suggest_keyword(unknown[0], valid or ())}"
         )
-    params = dict(request)
+    options = [key for key in _CALL_OPTIONS if request.get(key) is not None]
+    if options:
+        raise ArgumentValueError(
+            f"request {index} sets {options[0]!r}, an option of the call, not of the request: "
+            "a batched request runs on DeepInfra's side; set timeouts and retries on the client"
+        )
+    params = {k: v for k, v in request.items() if k not in _CALL_OPTIONS}
     model = params.pop("model", None)
     if not isinstance(model, str) or not model.strip():
         raise ArgumentValueError(f"request {index} has no 'model'")
@@ -531,6 +541,7 @@ class BulkRun:
                 response = line.get("response")
                 if isinstance(response, Mapping) and response.get("status_code") == 200:
                     completion = ChatCompletion.from_wire(response["body"])
+                    stamp_request_id(completion, SimpleNamespace(**response))
                 else:
                     error = _error_from_line(line, batch.id)
             yield BatchItem(position, json.loads(request), completion, error)

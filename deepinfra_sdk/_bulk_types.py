@@ -1,41 +1,15 @@
-"""Typed results of the files and batches routes (shapes in wire.md, "Files + Batches")."""
+"""Typed results of the files and batches routes (shapes in wire.md, "Files + Batches").
+
+Each is a dataclass whose ``from_wire`` is generated from its annotations by the shared
+mechanism in :mod:`deepinfra_sdk.types`; fields the server adds stay in ``.extra``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
-from .types import _JsonMixin as _BaseMixin
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
-
-
-class _JsonMixin(_BaseMixin):
-    # TEMPORARY until the shared decoder mechanism lands in types.py (issue 13).
-    @classmethod
-    def from_wire(cls, d: Mapping[str, Any]) -> Self:
-        hints = typing.get_type_hints(cls)
-        kwargs = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name not in d or d[f.name] is None:
-                continue
-            value = d[f.name]
-            tp = hints[f.name]
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            inner = args[0] if typing.get_origin(tp) is typing.Union else tp
-            if isinstance(inner, type) and issubclass(inner, _JsonMixin):
-                value = inner.from_wire(value)
-            elif typing.get_origin(inner) is list:
-                (item,) = typing.get_args(inner)
-                if isinstance(item, type) and issubclass(item, _JsonMixin):
-                    value = [item.from_wire(v) for v in value]
-            kwargs[f.name] = value
-        return cls(**kwargs)
-
+from .types import _JsonMixin
 
 __all__ = [
     "Batch",

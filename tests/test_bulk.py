@@ -117,6 +117,12 @@ def test_custom_ids_and_options_reach_the_lines(
     assert [item.request for item in items] == [requests[0][1], requests[1][1]]
     assert items[0].completion is not None and items[0].completion.usage is not None
     assert items[0].completion.usage.completion_tokens == 3
+    [output] = emu.batches.file_ids("batch-output")
+    lines = {
+        json.loads(line)["custom_id"]: json.loads(line)
+        for line in emu.batches.file_data(output).splitlines()
+    }
+    assert items[0].completion.request_id == lines["b"]["response"]["request_id"]
 
 
 @pytest.mark.parametrize(
@@ -127,6 +133,7 @@ def test_custom_ids_and_options_reach_the_lines(
         ([{"messages": []}], ArgumentValueError, "model"),
         (["hello"], ArgumentTypeError, "dict"),
         ({"model": MODEL}, ArgumentTypeError, "iterable"),
+        ([ask(0, timeout=5)], ArgumentValueError, "on the client"),
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_sent(

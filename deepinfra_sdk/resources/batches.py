@@ -12,7 +12,7 @@ from .._exceptions import ArgumentTypeError, ArgumentValueError
 from .._keywords import strict_keywords
 from .._pagination import Page
 from .._polling import poll
-from ._base import Resource
+from ._base import Resource, decode_result
 from .files import _object_id, _query
 
 if TYPE_CHECKING:
@@ -94,12 +94,12 @@ class Batches(Resource):
             # DeepInfra's schema marks metadata required: always send an object.
             "metadata": check_metadata(metadata),
         }
-        return Batch.from_wire(self._client._send("POST", _PATH, payload).json())
+        return decode_result(self._client._send("POST", _PATH, payload), Batch, what="the batch")
 
     def retrieve(self, batch_id: str) -> Batch:
         """A batch as it is now."""
         path = f"{_PATH}/{_object_id(batch_id, 'batch_id')}"
-        return Batch.from_wire(self._transport.request("GET", path).json())
+        return decode_result(self._transport.request("GET", path), Batch, what="the batch")
 
     @strict_keywords
     def list(self, *, limit: Optional[int] = None, after: Optional[str] = None) -> Page[Batch]:
@@ -118,7 +118,7 @@ class Batches(Resource):
         """Ask to stop a batch: it goes ``cancelling``, then ``cancelled`` (what had
         finished is still written to its output file)."""
         path = f"{_PATH}/{_object_id(batch_id, 'batch_id')}/cancel"
-        return Batch.from_wire(self._transport.request("POST", path).json())
+        return decode_result(self._transport.request("POST", path), Batch, what="the batch")
 
     @strict_keywords
     def wait(

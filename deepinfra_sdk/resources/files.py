@@ -13,7 +13,7 @@ from .._bulk_types import FileDeleted, FileObject
 from .._exceptions import ArgumentTypeError, ArgumentValueError
 from .._keywords import strict_keywords
 from .._pagination import Page
-from ._base import Resource
+from ._base import Resource, decode_result
 
 if TYPE_CHECKING:
     import pathlib
@@ -206,12 +206,12 @@ class Files(Resource):
             fields["expires_after[seconds]"] = expires_after_seconds
         body = MultipartBody(fields=fields, files={"file": file})
         response = self._transport.request("POST", _PATH, upload=body)
-        return FileObject.from_wire(response.json())
+        return decode_result(response, FileObject, what="the uploaded file")
 
     def retrieve(self, file_id: str) -> FileObject:
         """A file's description."""
         path = f"{_PATH}/{_object_id(file_id, 'file_id')}"
-        return FileObject.from_wire(self._transport.request("GET", path).json())
+        return decode_result(self._transport.request("GET", path), FileObject, what="the file")
 
     @strict_keywords
     def list(
@@ -237,7 +237,8 @@ class Files(Resource):
     def delete(self, file_id: str) -> FileDeleted:
         """Delete a file; the answer's ``deleted`` says whether it is gone."""
         path = f"{_PATH}/{_object_id(file_id, 'file_id')}"
-        return FileDeleted.from_wire(self._transport.request("DELETE", path).json())
+        response = self._transport.request("DELETE", path)
+        return decode_result(response, FileDeleted, what="the deletion")
 
     def content(self, file_id: str) -> FileContent:
         """A file's bytes, streamed: ``.save(path)`` or ``for line in .iter_lines()``."""
