@@ -50,7 +50,7 @@ def test_the_cap_holds_across_worker_processes(emu: Emulator, tmp_path: Path) ->
                 n_workers=2,
                 threads_per_worker=2,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: another cluster may hold 8787
                 local_directory=str(tmp_path),
             ) as cluster,
             Client(cluster) as dask_client,
