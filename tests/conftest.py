@@ -29,6 +29,10 @@ ENV_NAMES = (
 )
 REMOTE = "https://api.deepinfra.com"
 
+# tests/interop runs other people's clients in its own environment (.ci/run's interop step,
+# DEEPINFRA_INTEROP=1); the main run neither needs nor collects it.
+collect_ignore = [] if os.environ.get("DEEPINFRA_INTEROP") == "1" else ["interop"]
+
 # -- hypothesis profiles -----------------------------------------------------------------------
 # Property tests take their example counts from examples(n): n in the default profile, LONG_FACTOR
 # times n in the long one (HYPOTHESIS_LONG_FACTOR, 100 unless set). An explicit max_examples in

@@ -1,0 +1,1 @@
+"""Clients nobody here wrote, run against the emulator and compared with this SDK."""
