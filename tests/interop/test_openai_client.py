@@ -107,7 +107,9 @@ def test_models(emu: Emulator, ours: DeepInfraClient) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_chat_stream_and_embeddings(emu: Emulator, ours: DeepInfraClient) -> None:
+async def test_async_chat_stream_tools_embeddings_images_models(
+    emu: Emulator, ours: DeepInfraClient
+) -> None:
     client = openai.AsyncOpenAI(api_key=emu.api_key, base_url=emu.url + "/v1/openai", max_retries=0)
     async with client:
         whole = await client.chat.completions.create(model=TEXT_MODEL, messages=MESSAGES)
@@ -117,8 +119,26 @@ async def test_async_chat_stream_and_embeddings(emu: Emulator, ours: DeepInfraCl
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
         vectors = await client.embeddings.create(model=EMBED_MODEL, input="one river")
         models = await client.models.list()
+        tools = await client.chat.completions.create(
+            model=TEXT_MODEL, messages=MESSAGES, tools=[WEATHER_TOOL]
+        )
+        image = await client.images.generate(
+            model=IMAGE_MODEL, prompt="a red fox", size="128x128", extra_body={"seed": 2}
+        )
     mine = ours.chat.completions.create(model=TEXT_MODEL, messages=MESSAGES)
     assert whole.choices[0].message.content == text == mine.text
     my_vector = ours.embeddings.create(model=EMBED_MODEL, input="one river").data[0].embedding
     assert vectors.data[0].embedding == pytest.approx(my_vector, abs=1e-7)
-    assert TEXT_MODEL in {m.id for m in models.data}
+    assert {m.id for m in models.data} == {m.id for m in sync_client(emu).models.list()}
+    my_tools = (
+        ours.chat.completions.create(model=TEXT_MODEL, messages=MESSAGES, tools=[WEATHER_TOOL])
+        .choices[0]
+        .message.tool_calls
+    )
+    assert my_tools is not None
+    (their_call,) = tools.choices[0].message.tool_calls
+    assert their_call.function.arguments == my_tools[0].function.arguments
+    my_image = ours.images.generate(
+        "a red fox", model=IMAGE_MODEL, width=128, height=128, seed=2, api="openai"
+    )
+    assert base64.b64decode(image.data[0].b64_json) == my_image.image_bytes(0)
