@@ -81,6 +81,8 @@ def test_upload_a_path_bytes_or_a_file_object(
     )
     assert from_bytes.bytes == len(jsonl(2))
     assert from_object.bytes == len(jsonl(3)) - 5
+    named = client.files.create(file=("named.jsonl", jsonl(1)))
+    assert (named.filename, named.bytes) == ("named.jsonl", len(jsonl(1)))
     assert from_object.expires_at == from_object.created_at + 3600
     assert emu.batches.file_data(from_path.id) == jsonl(3)
     [upload] = [r for r in emu.requests if r.method == "POST"][:1]
@@ -115,8 +117,10 @@ def test_bad_upload_arguments(client: DeepInfraClient, emu: Emulator) -> None:
         client.files.create(file=b"{}", purpose="fine-tune")
     with pytest.raises(ArgumentValueError, match="3600"):
         client.files.create(file=b"{}", expires_after_seconds=60)
-    with pytest.raises(ArgumentTypeError, match="text mode"):
+    with pytest.raises(TypeError, match="text mode"):
         client.files.create(file=io.StringIO("{}"))  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError, match="no file at"):
+        client.files.create(file=Path("missing.jsonl"))
     with pytest.raises(ArgumentTypeError, match="purpose"):
         client.files.create(file=b"{}", purpos="batch")  # type: ignore[call-arg]
     assert emu.request_count(FILES) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator, Mapping
 from types import TracebackType
@@ -19,13 +20,12 @@ if TYPE_CHECKING:
     import pathlib
 
     from .._http import HTTPResponse
+    from .._multipart import FileInput
 
 __all__ = ["FileContent", "Files"]
 
 _PATH = C.OPENAI_PREFIX + "/files"
 _READ = 1 << 20
-
-FileInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 
 def _object_id(value: object, what: str) -> str:
@@ -44,38 +44,32 @@ def _query(path: str, params: Mapping[str, Any]) -> str:
 def _measure(file: FileInput) -> tuple[int, int]:
     """The size in bytes and the number of lines of an upload, read in chunks (a file
     object is put back where it was)."""
-    if isinstance(file, (bytes, bytearray, memoryview)):
-        data = bytes(file)
-        return len(data), data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    if isinstance(file, (str, os.PathLike)):
-        size = os.path.getsize(file)
+    source = file[1] if isinstance(file, tuple) else file
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _count(io.BytesIO(source))
+    if isinstance(source, (str, os.PathLike)):
+        size = os.path.getsize(source)
         if size > C.BATCH_MAX_INPUT_BYTES:
             return size, 0  # refused on its size alone: no need to read it
-        with open(file, "rb") as f:
+        with open(source, "rb") as f:
             return _count(f)
-    if not hasattr(file, "read"):
-        raise ArgumentTypeError(
-            f"file must be a path, bytes or a file opened in binary mode, not {type(file).__name__}"
-        )
     try:
-        start = file.tell()
+        start = source.tell()
     except (OSError, AttributeError, ValueError):
         raise ArgumentTypeError(
             "file is a stream that cannot seek back after its limits are checked: pass its "
             "path or its bytes instead"
         ) from None
     try:
-        return _count(file)
+        return _count(source)
     finally:
-        file.seek(start)
+        source.seek(start)
 
 
 def _count(f: IO[bytes]) -> tuple[int, int]:
     size = lines = 0
     last = b"\n"
     while chunk := f.read(_READ):
-        if not isinstance(chunk, bytes):
-            raise ArgumentTypeError("file is open in text mode; open it with open(path, 'rb')")
         size += len(chunk)
         lines += chunk.count(b"\n")
         last = chunk[-1:]
@@ -172,7 +166,8 @@ class Files(Resource):
         purpose: str = "batch",
         expires_after_seconds: Optional[int] = None,
     ) -> FileObject:
-        """Upload a file: a path, bytes, or a file opened in binary mode.
+        """Upload a file: a path, bytes, a file opened in binary mode, or a
+        ``(filename, source)`` pair.
 
         The body is streamed from disk and never sent twice once it has started (the server
         may hold part of it). A batch input file over DeepInfra's limits (50,000 lines,
@@ -197,14 +192,15 @@ class Files(Resource):
                 "expires_after_seconds must be a whole number of seconds within "
                 f"3600..2592000 (1 hour to 30 days), not {expires_after_seconds!r}"
             )
-        check_upload_limits(*_measure(file))
         from .._multipart import MultipartBody
 
         fields: dict[str, Any] = {"purpose": purpose}
         if expires_after_seconds is not None:
             fields["expires_after[anchor]"] = "created_at"
             fields["expires_after[seconds]"] = expires_after_seconds
+        # Built first: it refuses a missing path or a text-mode file, and reads nothing.
         body = MultipartBody(fields=fields, files={"file": file})
+        check_upload_limits(*_measure(file))
         response = self._transport.request("POST", _PATH, upload=body)
         return decode_result(response, FileObject, what="the uploaded file")
 
