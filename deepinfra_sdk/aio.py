@@ -567,6 +567,7 @@ class AsyncFiles(_AsyncResource[Files]):
     retrieve = _threaded(Files.retrieve)
     delete = _threaded(Files.delete)
 
+    @strict_keywords
     async def list(
         self,
         *,
@@ -598,6 +599,7 @@ class AsyncBatches(_AsyncResource[Batches]):
     cancel = _threaded(Batches.cancel)
     wait = _threaded(Batches.wait)
 
+    @strict_keywords
     async def list(
         self, *, limit: Optional[int] = None, after: Optional[str] = None
     ) -> AsyncPage[Any]:
@@ -606,6 +608,7 @@ class AsyncBatches(_AsyncResource[Batches]):
         page = await self._owner._call(Batches.list, self._sync, limit=limit, after=after)
         return AsyncPage(page, self._owner)
 
+    @strict_keywords
     def run(
         self,
         requests: RunRequests,

@@ -269,6 +269,10 @@ async def test_every_method_async(emu: Emulator, tmp_path: Path) -> None:
         running = await aclient.batches.create(input_file_id=uploaded.id)
         assert (await aclient.batches.cancel(running.id)).status in ("cancelling", "cancelled")
         assert (await aclient.files.delete(uploaded.id)).deleted
+        with pytest.raises(ArgumentTypeError, match="purpose"):
+            await aclient.files.list(purpse="batch")  # type: ignore[call-arg]
+        with pytest.raises(ArgumentTypeError, match="poll_interval"):
+            aclient.batches.run([], state=tmp_path / "s.json", poll_intervall=1)  # type: ignore[call-arg]
 
 
 # -- openai-python agrees ---------------------------------------------------------------------
