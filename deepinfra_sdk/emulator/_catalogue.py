@@ -294,6 +294,27 @@ CATALOGUE: List[Dict[str, Any]] = [
         "Qwen3 Reranker scores how relevant each document is to a query.",
         max_tokens=32768,
     ),
+    # Audio, reranking and classification models (native routes; see _audio, _rerank).
+    _entry(
+        "openai/whisper-large-v3-turbo",
+        "automatic-speech-recognition",
+        {"type": "input_length", "cents_per_input_sec": 0.0033},
+        "Whisper large-v3 turbo: a pruned, faster Whisper for speech recognition.",
+    ),
+    _entry(
+        "BAAI/bge-reranker-v2-m3",
+        "reranker",
+        {"type": "input_tokens", "cents_per_input_token": 0.0000010},
+        "A multilingual reranker: scores how relevant each document is to a query.",
+        max_tokens=8192,
+    ),
+    _entry(
+        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+        "text-classification",
+        {"type": "input_tokens", "cents_per_input_token": 0.0000005},
+        "DistilBERT fine-tuned on SST-2: labels English text POSITIVE or NEGATIVE.",
+        max_tokens=512,
+    ),
 ]
 
 FEATURED: List[str] = [

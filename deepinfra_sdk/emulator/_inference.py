@@ -9,6 +9,7 @@ by :mod:`._png`, so clients can decode and save them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import secrets
 import time
@@ -23,10 +24,18 @@ from ._catalogue import (
 )
 from ._errors import native_error, openai_error, validation_error
 from ._ids import new_id
-from ._png import render_png
+from ._multipart import Form
+from ._png import PNG_SIGNATURE, render_png
 from ._validate import optional_int, optional_number, required_str
 
-__all__ = ["MODEL_NAME_RE", "is_image_route", "native_inference", "openai_images", "spoil_images"]
+__all__ = [
+    "MODEL_NAME_RE",
+    "is_image_route",
+    "native_inference",
+    "openai_image_edits",
+    "openai_images",
+    "spoil_images",
+]
 
 _MIN_SIDE, _MAX_SIDE, _STEP = 64, 2048, 8
 _MAX_IMAGES = 4
@@ -163,12 +172,7 @@ def openai_images(body: Dict[str, Any], any_model: bool = False) -> Dict[str, An
     prompt = required_str(body, "prompt")
     usable_model(body.get("model"), "text-to-image", "/v1/openai/images/generations", any_model)
     count = optional_int(body, "n", low=1, high=_MAX_IMAGES) or 1
-    size = body.get("size") or "1024x1024"
-    match = _SIZE_RE.match(size) if isinstance(size, str) else None
-    if match is None:
-        raise validation_error(["body", "size"], "size must look like '1024x1024'", "value_error")
-    width = _check_side(["body", "size"], int(match.group(1)))
-    height = _check_side(["body", "size"], int(match.group(2)))
+    width, height = _sides(body.get("size") or "1024x1024", ["body", "size"])
     response_format = body.get("response_format") or "b64_json"
     if response_format != "b64_json":
         raise openai_error(
@@ -180,6 +184,51 @@ def openai_images(body: Dict[str, Any], any_model: bool = False) -> Dict[str, An
     images, _ = _draw(
         prompt, secrets.randbelow(2**32) if seed is None else seed, count, width, height
     )
+    return {
+        "created": int(time.time()),
+        "data": [
+            {"b64_json": base64.b64encode(png).decode("ascii"), "revised_prompt": prompt}
+            for png in images
+        ],
+    }
+
+
+def _sides(size: Any, loc: Loc) -> Tuple[int, int]:
+    match = _SIZE_RE.match(size) if isinstance(size, str) else None
+    if match is None:
+        raise validation_error(loc, "size must look like '1024x1024'", "value_error")
+    return _check_side(loc, int(match.group(1))), _check_side(loc, int(match.group(2)))
+
+
+def openai_image_edits(form: Form) -> Dict[str, Any]:
+    """The answer to ``POST /v1/openai/images/edits`` (multipart ``image``, ``prompt``,
+    optional ``mask``, ``model``, ``n``, ``size``): new PNGs drawn from the prompt and a
+    hash of the image, so the same edit always gives the same pictures."""
+    image = form.file("image") or form.file("image[]")
+    if image is None:
+        raise openai_error(
+            400, "image is required: send the picture as the 'image' part", param="image"
+        )
+    head = image.read(16)
+    if not head.startswith((PNG_SIGNATURE, b"\xff\xd8\xff")) and head[8:12] != b"WEBP":
+        raise openai_error(400, "image must be a PNG, JPEG or WEBP file", param="image")
+    prompt = form.get("prompt")
+    if not prompt:
+        raise openai_error(400, "prompt is required", param="prompt")
+    mask = form.file("mask")
+    if mask is not None and not mask.read(8).startswith(PNG_SIGNATURE):
+        raise openai_error(400, "mask must be a PNG file", param="mask")
+    usable_model(form.get("model"), "text-to-image", "/v1/openai/images/edits")
+    fmt = form.get("response_format") or "b64_json"
+    if fmt != "b64_json":
+        raise openai_error(400, "response_format must be 'b64_json'", param="response_format")
+    count = form.get("n") or "1"
+    if not count.isdigit() or not 1 <= int(count) <= _MAX_IMAGES:
+        raise openai_error(400, f"n must be between 1 and {_MAX_IMAGES}", param="n")
+    width, height = _sides(form.get("size") or "1024x1024", ["body", "size"])
+    digest = hashlib.sha256(image.read(1 << 20)).digest()
+    seed = int.from_bytes(digest[:4], "big")
+    images, _ = _draw(prompt, seed, int(count), width, height)
     return {
         "created": int(time.time()),
         "data": [

@@ -26,7 +26,7 @@ class Reply:
     content_type: str = "application/json"
     headers: List[Tuple[str, str]] = field(default_factory=list)
     events: Optional[Iterable[str]] = None
-    data: Optional[bytes] = None
+    data: Optional[bytes] = None  # a binary body (audio), sent as is
 
     @classmethod
     def from_error(cls, error: APIError) -> Reply:

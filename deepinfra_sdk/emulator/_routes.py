@@ -10,16 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import unquote
 
+from ._audio import speech, transcription
 from ._batches import BatchService
 from ._catalogue import CATALOGUE, CREATED, FEATURED, find_model, native_model, synthetic_model
 from ._chat import plan_chat
+from ._completions import plan_completion
 from ._embeddings import embeddings_response
 from ._errors import APIError, native_error, openai_error, validation_error
-from ._inference import MODEL_NAME_RE, native_inference, openai_images
+from ._inference import MODEL_NAME_RE, native_inference, openai_image_edits, openai_images
 from ._multipart import Form
+from ._native import deployed_model, native_answer, queue_webhook
 from ._native_text import native_embeddings, native_generation
 from ._recording import Headers
 from ._reply import Reply
+from ._schema import model_schema
 
 __all__ = ["Request", "route"]
 
@@ -67,6 +71,13 @@ def _body(req: Request, openai_style: bool) -> Dict[str, Any]:
     return req.json
 
 
+def _form(req: Request, openai_style: bool) -> Form:
+    if req.form is None:
+        message = "send this request as multipart/form-data (it carries a file)"
+        raise openai_error(400, message) if openai_style else native_error(400, message)
+    return req.form
+
+
 def _model_name(rest: str) -> str:
     name = unquote(rest)
     if not MODEL_NAME_RE.match(name):
@@ -81,6 +92,15 @@ def _openai_model(entry: Dict[str, Any], index: int) -> Dict[str, Any]:
         "object": "model",
         "created": CREATED + index * 86400,
         "owned_by": name.split("/", 1)[0],
+        "root": name,
+        "parent": None,
+        "metadata": {
+            "description": entry.get("description"),
+            "context_length": entry.get("max_tokens"),
+            "max_tokens": entry.get("max_tokens"),
+            "pricing": entry.get("pricing"),
+            "tags": entry.get("tags") or [],
+        },
     }
 
 
@@ -91,12 +111,15 @@ def _listed() -> List[Dict[str, Any]]:
 def _model_info(req: Request, rest: str) -> Reply:
     _allow(req, "GET")
     _auth(req)
+    rest, schema, variant = rest.partition("/schema/")
     name = _model_name(rest)
     entry = find_model(name)
     if entry is None and req.any_model:
         entry = synthetic_model(name, "text-generation")
     if entry is None:
         raise native_error(404, f"Model {name} not found")
+    if schema:
+        return Reply(payload=model_schema(entry, unquote(variant)))
     return Reply(payload=entry)
 
 
@@ -144,13 +167,64 @@ _NATIVE_BY_TYPE: Dict[str, Callable[[Dict[str, Any], Dict[str, Any], Request], R
 def _native(req: Request, rest: str) -> Reply:
     _allow(req, "POST")
     _auth(req)
-    name = _model_name(rest)
-    body = _body(req, False)
-    entry = native_model(name, body, req.any_model)
-    serve = _NATIVE_BY_TYPE.get(entry["type"])
-    if serve is not None:
-        return serve(entry, body, req)
-    return Reply(payload=native_inference(name, body, req.request_id, entry))
+    form = req.form
+    if rest.startswith("deploy/"):
+        name = deployed_model(unquote(rest[len("deploy/") :]))
+    else:
+        name = _model_name(rest)
+    # Speech recognition, rerankers and classifiers (a form, for speech); then the others.
+    answer = native_answer(name, req.json, form, req.request_id)
+    if answer is not None:
+        reply = Reply(payload=answer)
+    else:
+        body = _body(req, False)
+        entry = native_model(name, body, req.any_model)
+        serve = _NATIVE_BY_TYPE.get(entry["type"])
+        if serve is not None:
+            reply = serve(entry, body, req)
+        else:
+            reply = Reply(payload=native_inference(name, body, req.request_id, entry))
+    if form is not None:
+        webhook = form.get("webhook")
+    else:
+        webhook = req.json.get("webhook") if isinstance(req.json, dict) else None
+    if webhook is not None and reply.events is None and isinstance(reply.payload, dict):
+        return Reply(payload=queue_webhook(webhook, req.request_id, reply.payload))
+    return reply
+
+
+def _transcribe(translate: bool) -> Callable[[Request], Reply]:
+    def serve(req: Request) -> Reply:
+        _allow(req, "POST")
+        _auth(req)
+        answer, content_type = transcription(_form(req, True), translate)
+        if isinstance(answer, str):
+            return Reply(text=answer, content_type=content_type)
+        return Reply(payload=answer)
+
+    return serve
+
+
+def _speech(req: Request) -> Reply:
+    _allow(req, "POST")
+    _auth(req)
+    audio, content_type = speech(_body(req, True))
+    return Reply(data=audio, content_type=content_type)
+
+
+def _completions(req: Request) -> Reply:
+    _allow(req, "POST")
+    _auth(req)
+    stream, answer = plan_completion(_body(req, True), req.answer_tokens)
+    if stream:
+        return Reply(content_type="text/event-stream", headers=list(_SSE_HEADERS), events=answer)
+    return Reply(payload=answer)
+
+
+def _image_edits(req: Request) -> Reply:
+    _allow(req, "POST")
+    _auth(req)
+    return Reply(payload=openai_image_edits(_form(req, True)))
 
 
 def _openai_models(req: Request) -> Reply:
@@ -228,6 +302,11 @@ _EXACT: Dict[str, Callable[[Request], Reply]] = {
     "/models/list": lambda req: _list(req, lambda: CATALOGUE),
     f"{_OPENAI}/models": _openai_models,
     f"{_OPENAI}/chat/completions": _chat,
+    f"{_OPENAI}/completions": _completions,
+    f"{_OPENAI}/audio/transcriptions": _transcribe(translate=False),
+    f"{_OPENAI}/audio/translations": _transcribe(translate=True),
+    f"{_OPENAI}/audio/speech": _speech,
+    f"{_OPENAI}/images/edits": _image_edits,
     f"{_OPENAI}/embeddings": _post(
         lambda body, req: embeddings_response(body, req.shapes, req.any_model)
     ),

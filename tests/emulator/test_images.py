@@ -229,3 +229,30 @@ def test_openai_images_errors(
 ) -> None:
     r = session.post(emulator.url + "/v1/openai/images/generations", json=body)
     assert r.status_code == status
+
+
+def test_image_edits_draw_from_the_prompt_and_the_image(
+    emulator: Emulator, session: requests.Session
+) -> None:
+    url = emulator.url + "/v1/openai/images/edits"
+    picture = render_png(64, 64, "source", 1)
+    fields = {"model": "black-forest-labs/FLUX-1-schnell", "prompt": "add a hat", "size": "128x64"}
+    first = session.post(url, data=fields, files={"image": ("in.png", picture)}).json()
+    again = session.post(url, data=fields, files={"image": ("in.png", picture)}).json()
+    assert first["data"] == again["data"]
+    png = base64.b64decode(first["data"][0]["b64_json"])
+    assert png.startswith(b"\x89PNG") and struct.unpack(">II", png[16:24]) == (128, 64)
+    assert first["data"][0]["revised_prompt"] == "add a hat"
+    other = render_png(64, 64, "another", 2)
+    changed = session.post(url, data=fields, files={"image": ("in.png", other)}).json()
+    assert changed["data"] != first["data"]
+    two = session.post(
+        url, data={**fields, "n": "2"}, files={"image": picture, "mask": ("m.png", picture)}
+    )
+    assert len(two.json()["data"]) == 2
+    not_image = session.post(url, data=fields, files={"image": ("a.txt", b"hello")})
+    assert not_image.status_code == 400 and not_image.json()["error"]["param"] == "image"
+    bad_mask = session.post(url, data=fields, files={"image": picture, "mask": b"x"})
+    assert bad_mask.json()["error"]["param"] == "mask"
+    no_image = session.post(url, data=fields, files={"x": b"1"})
+    assert no_image.status_code == 400

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+import pytest
 import requests
 
 from deepinfra_sdk.emulator import CATALOGUE, FEATURED, Emulator
@@ -116,10 +117,46 @@ def test_openai_model_list(emulator: Emulator, session: requests.Session) -> Non
     assert TEXT_MODEL in ids
     assert "runwayml/stable-diffusion-v1-5" not in ids  # deprecated models are not offered
     for model in body["data"]:
-        assert set(model) == {"id", "object", "created", "owned_by"}
+        assert set(model) == {"id", "object", "created", "owned_by", "root", "parent", "metadata"}
+        assert model["root"] == model["id"] and model["parent"] is None
+        assert set(model["metadata"]) == {
+            "description",
+            "context_length",
+            "max_tokens",
+            "pricing",
+            "tags",
+        }
         assert model["object"] == "model"
         assert isinstance(model["created"], int)
     one = session.get(f"{emulator.url}/v1/openai/models/{TEXT_MODEL}")
     assert one.json()["id"] == TEXT_MODEL
     assert session.get(f"{emulator.url}/v1/openai/models/a/b").status_code == 404
     assert requests.get(emulator.url + "/v1/openai/models").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("model", "variant", "field"),
+    [
+        ("openai/whisper-large-v3", "default", "audio"),
+        ("BAAI/bge-reranker-v2-m3", "default", "queries"),
+        ("stabilityai/sd3.5", "default", "prompt"),
+        (TEXT_MODEL, "openai-chat-completions", "model"),
+    ],
+)
+def test_model_schema_says_what_a_model_takes(
+    emulator: Emulator, session: requests.Session, model: str, variant: str, field: str
+) -> None:
+    r = session.get(f"{emulator.url}/models/{model}/schema/{variant}")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["variant"] == {"key": variant, "url": f"/models/{model}/schema/{variant}"}
+    assert field in body["fields_in"] and field in body["schema_in"]["properties"]
+    assert {"request_id", "inference_status"} <= set(body["schema_out"]["properties"])
+    assert body["schema_stream"] is None
+
+
+def test_an_unknown_schema_variant_is_a_404(emulator: Emulator, session: requests.Session) -> None:
+    r = session.get(f"{emulator.url}/models/{TEXT_MODEL}/schema/openai-tts")
+    assert r.status_code == 404
+    assert "openai-chat-completions" in r.json()["error"]
+    assert session.get(f"{emulator.url}/models/a/b/schema/default").status_code == 404

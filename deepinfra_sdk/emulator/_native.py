@@ -1,0 +1,101 @@
+"""The native route for the model families beyond images, deployments, and webhooks.
+
+``POST /v1/inference/{model}`` is answered by the module of the model's type: speech
+recognition (multipart ``audio``), rerankers and text classifiers here, images (and what
+:mod:`._inference` serves) otherwise. ``/v1/inference/deploy/{id}`` reaches the model of a
+deployment in :data:`DEPLOYMENTS`. With a ``webhook`` the call answers ``queued`` at once
+and the answer is POSTed to the webhook afterwards, as DeepInfra does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from typing import Any, Callable, Dict, Optional
+
+from ._audio import native_asr
+from ._catalogue import find_model
+from ._errors import native_error
+from ._multipart import Form
+from ._rerank import classify, rerank
+
+__all__ = ["DEPLOYMENTS", "deployed_model", "native_answer", "queue_webhook"]
+
+# Private deployments the emulator knows: deploy id -> the model it runs.
+DEPLOYMENTS = {
+    "d-emulator-reranker": "BAAI/bge-reranker-v2-m3",
+    "d-emulator-classifier": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+}
+
+_JSON_BY_TYPE: Dict[str, Callable[[Dict[str, Any], Dict[str, Any], str], Dict[str, Any]]] = {
+    "reranker": rerank,
+    "text-classification": classify,
+}
+
+
+def deployed_model(deploy_id: str) -> str:
+    """The model behind ``deploy_id``; a 404 for an unknown deployment."""
+    model = DEPLOYMENTS.get(deploy_id)
+    if model is None:
+        raise native_error(404, f"Deployment {deploy_id} not found")
+    return model
+
+
+def native_answer(
+    name: str, body: Any, form: Optional[Form], request_id: str
+) -> Optional[Dict[str, Any]]:
+    """The answer of a speech recognition, reranking or classification model; None for
+    models of other types (the caller serves those)."""
+    entry = find_model(name)
+    if entry is None or entry.get("deprecated"):
+        return None
+    kind = entry["type"]
+    if kind == "automatic-speech-recognition":
+        if form is None:
+            raise native_error(
+                400, "send the audio as multipart/form-data with an 'audio' file part"
+            )
+        return native_asr(entry, form, request_id)
+    serve = _JSON_BY_TYPE.get(kind)
+    if serve is None:
+        return None
+    if not isinstance(body, dict):
+        raise native_error(400, "send a JSON object body")
+    return serve(entry, body, request_id)
+
+
+def _deliver(url: str, payload: Dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+    except OSError:
+        pass  # DeepInfra retries a few times and gives up; the emulator tries once
+
+
+def queue_webhook(url: Any, request_id: str, result: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``queued`` answer of a call with a webhook; ``result`` (the answer, worked out
+    already, so a bad request still fails at once) is POSTed to ``url`` in the background,
+    as ``{"request_id", "inference_status", "results"}``."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise native_error(422, "webhook must be an http(s) URL")
+    status = dict(result.get("inference_status") or {}, status="succeeded")
+    results = {k: v for k, v in result.items() if k not in ("request_id", "inference_status")}
+    payload = {"request_id": request_id, "inference_status": status, "results": results}
+    threading.Thread(target=_deliver, args=(url, payload), name="webhook", daemon=True).start()
+    return {
+        "request_id": request_id,
+        "inference_status": {
+            "status": "queued",
+            "runtime_ms": 0,
+            "cost": 0.0,
+            "tokens_generated": 0,
+            "tokens_input": 0,
+        },
+    }
