@@ -56,6 +56,9 @@ DRAIN_MAX_BYTES = 65536
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 DEFAULT_IMAGE_MODEL = "stabilityai/sd3.5"
 DEFAULT_EMBEDDING_MODEL = "BAAI/bge-large-en-v1.5"
+DEFAULT_TRANSCRIPTION_MODEL = "openai/whisper-large-v3"
+DEFAULT_SPEECH_MODEL = "hexgrad/Kokoro-82M"
+DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
 
 # Cog/Replicate-style models take {"input": {...}} on the native inference route.
 COG_STYLE_MODELS = frozenset({"stability-ai/sdxl"})

@@ -13,10 +13,10 @@ import json
 import logging
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 from . import _constants as C
-from ._error_body import is_error_frame, stream_error
+from ._error_body import decode_body, error_message, is_error_frame, stream_error
 from ._exceptions import APIConnectionError, APIError, APIResponseValidationError
 from ._sse import SSEDecoder
 from ._usage import StreamTally, UsageMeter
@@ -30,6 +30,9 @@ from .types import (
     ToolCallDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ChatStream"]
 
@@ -130,6 +133,9 @@ class ChatStream:
     frame) raise the SDK's typed error with ``partial_text`` set; :attr:`text` keeps it too.
     """
 
+    # What each event decodes to (a subclass streams another kind of chunk).
+    _chunk_class: ClassVar[Any] = ChatCompletionChunk
+
     def __init__(self, response: Any, *, model: str, meter: Optional[UsageMeter] = None) -> None:
         self._response = response
         self._decoder = SSEDecoder()
@@ -150,6 +156,22 @@ class ChatStream:
         self.chunks_received = 0
         # Counts this stream in the client's usage meter once (see _usage.py).
         self._tally = StreamTally(meter, model)
+
+    @classmethod
+    def opened(cls, response: Any, *, model: str, meter: Optional[UsageMeter] = None) -> Self:
+        """The stream of ``response``, once its content type says it is an event stream
+        (a proxy's error page, or a server that ignored ``stream``, raises at once)."""
+        content_type = response.headers.get("content-type", "")
+        if content_type and not content_type.startswith("text/event-stream"):
+            body = decode_body(response.read())
+            raise APIResponseValidationError(
+                f"expected an event stream but the server sent {content_type}: "
+                f"{error_message(body) or 'no error message in the body'}",
+                status_code=response.status_code,
+                body=body,
+                request_id=response.request_id,
+            )
+        return cls(response, model=model, meter=meter)
 
     # -- public accumulated state --------------------------------------------------------
 
@@ -371,7 +393,7 @@ class ChatStream:
             logger.debug("skipping a stream frame without choices")
             return None
         try:
-            chunk = ChatCompletionChunk.from_wire(obj)
+            chunk: ChatCompletionChunk = self._chunk_class.from_wire(obj)
             self._absorb(chunk)
         except APIError as err:
             raise self._fail(err) from None
@@ -394,7 +416,8 @@ class ChatStream:
             self._response.close()
         return err
 
-    def _absorb(self, chunk: ChatCompletionChunk) -> None:
+    def _absorb_head(self, chunk: Any) -> None:
+        """What every kind of chunk carries: the id, creation time, model and usage."""
         if not self.id and chunk.id:
             self.id = chunk.id
             self.created = chunk.created
@@ -403,6 +426,9 @@ class ChatStream:
         if chunk.usage is not None:
             self.usage = chunk.usage
             self._tally.usage(chunk.usage)
+
+    def _absorb(self, chunk: ChatCompletionChunk) -> None:
+        self._absorb_head(chunk)
         choices = self._choices
         for choice in chunk.choices:
             index = choice.index

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:
     from decimal import Context, Decimal
 
-    from .types import EmbeddingResponse, ImageResponse, Usage
+    from .types import EmbeddingResponse, ImageResponse, InferenceStatus, Usage
 
     # requests, prompt, completion, total tokens, cost, unpriced
     _Values = tuple[int, int, int, int, Decimal, int]
@@ -368,7 +368,11 @@ class UsageMeter:
 
     def _record_image(self, model: str, response: ImageResponse) -> None:
         """An image answer: ``inference_status.cost`` and its token counts."""
-        status = response.inference_status
+        self._record_native(model, response.inference_status)
+
+    def _record_native(self, model: str, status: Optional[InferenceStatus]) -> None:
+        """A native answer (or one with no cost at all, ``status`` None): its
+        ``inference_status`` cost and token counts."""
         if status is None:
             self._add(model, 1, (0, 0, 0, None), 1)
             return

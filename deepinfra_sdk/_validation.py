@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 from urllib.parse import quote
 
+from . import _constants as C
 from ._config import Timeout, TimeoutTypes, coerce_timeout
 from ._exceptions import ArgumentTypeError, ArgumentValueError
 
@@ -25,6 +26,7 @@ __all__ = [
     "check_model_name",
     "check_request_size",
     "model_path",
+    "native_path",
     "without_none",
 ]
 
@@ -72,6 +74,24 @@ def model_path(prefix: str, model: str) -> str:
     check_model_name(model)
     owner, name = model.split("/", 1)
     return f"{prefix}/{quote(owner, safe=':+')}/{quote(name, safe=':+')}"
+
+
+_DEPLOY_PREFIX = "deploy_id:"
+_DEPLOY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def native_path(model: str) -> str:
+    """The native inference path of ``model``: ``/v1/inference/owner/name``, or
+    ``/v1/inference/deploy/ID`` for a custom deployment named ``deploy_id:ID``."""
+    if isinstance(model, str) and model.startswith(_DEPLOY_PREFIX):
+        deploy = model[len(_DEPLOY_PREFIX) :]
+        if not _DEPLOY_RE.fullmatch(deploy):
+            raise ArgumentValueError(
+                f"invalid deployment {model[:80]!r}: expected 'deploy_id:' and the id from "
+                "your dashboard (letters, digits, '.', '_', '-')"
+            )
+        return f"{C.INFERENCE_PREFIX}/deploy/{deploy}"
+    return model_path(C.INFERENCE_PREFIX, model)
 
 
 def check_messages(messages: object) -> list[dict[str, Any]]:

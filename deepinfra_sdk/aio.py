@@ -63,7 +63,21 @@ from ._keywords import strict_keywords
 from ._pump import ConcurrentReadError, StreamPump, Wakeups
 from ._streaming import ChatStream
 from .client import DeepInfraClient
-from .resources import Batches, Completions, Embeddings, FileContent, Files, Images, Models
+from .resources import (
+    Batches,
+    Completions,
+    Embeddings,
+    FileContent,
+    Files,
+    Images,
+    Inference,
+    Models,
+    Rerank,
+    Speech,
+    TextCompletions,
+    Transcriptions,
+    Translations,
+)
 from .types import ChatCompletion, ChatCompletionChunk, Model
 
 if TYPE_CHECKING:
@@ -217,6 +231,10 @@ class AsyncDeepInfraClient:
         self.embeddings = AsyncEmbeddings(self, self._client.embeddings)
         self.files = AsyncFiles(self, self._client.files)
         self.batches = AsyncBatches(self, self._client.batches)
+        self.audio = AsyncAudio(self)
+        self.rerank = AsyncRerank(self, self._client.rerank)
+        self.inference = AsyncInference(self, self._client.inference)
+        self.completions = AsyncTextCompletions(self, self._client.completions)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -438,6 +456,24 @@ def _threaded(
     return call
 
 
+def _threaded_stream(
+    method: Callable[Concatenate[S, P], Any],
+) -> Callable[Concatenate[_AsyncResource[S], P], Coroutine[Any, Any, Any]]:
+    """:func:`_threaded` for a method that returns a stream when called with
+    ``stream=True``: the stream is opened in a reader thread of its own and handed out
+    as an :class:`AsyncChatStream`."""
+
+    async def call(self: _AsyncResource[S], /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        owner = self._owner
+        if kwargs.get("stream") is True:
+            return await owner._open_stream(lambda: method(self._sync, *args, **kwargs))
+        result = await owner._call(method, self._sync, *args, **kwargs)
+        return AsyncChatStream(result, owner) if isinstance(result, ChatStream) else result
+
+    functools.update_wrapper(call, method)
+    return call
+
+
 class AsyncModels(_AsyncResource[Models]):
     """``aclient.models``: the model catalogue, cached (shared with the sync client)."""
 
@@ -448,6 +484,8 @@ class AsyncModels(_AsyncResource[Models]):
     image_models = _threaded(Models.image_models)
     get = _threaded(Models.get)
     replacement_for = _threaded(Models.replacement_for)
+    schema = _threaded(Models.schema)
+    list_openai = _threaded(Models.list_openai)
 
     def cached(self, name: str) -> Optional[Model]:
         """The model from any list fetched so far, without a request (None if unknown)."""
@@ -460,6 +498,7 @@ class AsyncImages(_AsyncResource[Images]):
     __slots__ = ()
 
     generate = _threaded(Images.generate)
+    edit = _threaded(Images.edit)
 
 
 class AsyncEmbeddings(_AsyncResource[Embeddings]):
@@ -627,6 +666,70 @@ class AsyncBatches(_AsyncResource[Batches]):
             requests, state=state, poll_interval=poll_interval, progress=progress
         )
         return _drain(self._owner, items, 500)
+
+
+class AsyncTranscriptions(_AsyncResource[Transcriptions]):
+    """``aclient.audio.transcriptions``: speech to text."""
+
+    __slots__ = ()
+
+    create = _threaded(Transcriptions.create)
+
+
+class AsyncTranslations(_AsyncResource[Translations]):
+    """``aclient.audio.translations``: speech to English text."""
+
+    __slots__ = ()
+
+    create = _threaded(Translations.create)
+
+
+class AsyncSpeech(_AsyncResource[Speech]):
+    """``aclient.audio.speech``: text to speech (``stream_to_file`` writes in a worker
+    thread as the bytes arrive)."""
+
+    __slots__ = ()
+
+    create = _threaded(Speech.create)
+    stream_to_file = _threaded(Speech.stream_to_file)
+
+
+class AsyncAudio:
+    """``aclient.audio``: ``transcriptions``, ``translations`` and ``speech``."""
+
+    __slots__ = ("speech", "transcriptions", "translations")
+
+    def __init__(self, owner: AsyncDeepInfraClient) -> None:
+        audio = owner._client.audio
+        self.transcriptions = AsyncTranscriptions(owner, audio.transcriptions)
+        self.translations = AsyncTranslations(owner, audio.translations)
+        self.speech = AsyncSpeech(owner, audio.speech)
+
+
+class AsyncRerank(_AsyncResource[Rerank]):
+    """``aclient.rerank``: documents ordered by relevance."""
+
+    __slots__ = ()
+
+    create = _threaded(Rerank.create)
+
+
+class AsyncInference(_AsyncResource[Inference]):
+    """``aclient.inference``: any model on its native route."""
+
+    __slots__ = ()
+
+    run = _threaded(Inference.run)
+
+
+class AsyncTextCompletions(_AsyncResource[TextCompletions]):
+    """``aclient.completions``: text completions of a raw prompt; with ``stream=True``
+    the result is an :class:`AsyncChatStream` of :class:`~deepinfra_sdk.types.Completion`
+    chunks (the request is sent and its status checked before it returns)."""
+
+    __slots__ = ()
+
+    create = _threaded_stream(TextCompletions.create)
 
 
 class AsyncCompletions:

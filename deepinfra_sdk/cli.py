@@ -457,6 +457,75 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    """Transcribe (or translate) an audio file; print the text, subtitles or JSON."""
+    model = _model(args.model, C.DEFAULT_TRANSCRIPTION_MODEL)
+    if not Path(args.file).is_file():
+        raise UsageError(f"no audio file at {args.file!r}")
+    with _client(args) as client:
+        if args.translate:
+            audio: Any = client.audio.translations
+            options = {}
+        else:
+            audio, options = client.audio.transcriptions, {"language": args.language}
+        result = _with_spinner(
+            "transcribing",
+            lambda: audio.create(
+                file=Path(args.file), model=model, response_format=args.format, **options
+            ),
+        )
+    if isinstance(result, str):
+        _out(result if result.endswith("\n") else result + "\n")
+    elif args.format == "json":
+        _out(result.text + "\n")
+    else:
+        _print_json(result.to_dict())
+    return EXIT_OK
+
+
+_AUDIO_FORMATS = ("wav", "mp3", "opus", "flac", "pcm")
+
+
+def cmd_speak(args: argparse.Namespace) -> int:
+    """Speak a text into an audio file, written as it arrives; print the path."""
+    model = _model(args.model, C.DEFAULT_SPEECH_MODEL)
+    target = Path(args.output)
+    if not target.parent.is_dir():
+        raise UsageError(f"the output directory {str(target.parent)!r} does not exist")
+    suffix = target.suffix.lstrip(".").lower()
+    fmt: Any = args.format or (suffix if suffix in _AUDIO_FORMATS else "wav")
+    with _client(args) as client, _saving(target):
+        path = _with_spinner(
+            "speaking",
+            lambda: client.audio.speech.stream_to_file(
+                target,
+                input=args.text,
+                model=model,
+                voice=args.voice,
+                response_format=fmt,
+                speed=args.speed,
+            ),
+        )
+    _out(f"{path}\n")
+    return EXIT_OK
+
+
+def cmd_rerank(args: argparse.Namespace) -> int:
+    """Rank documents by relevance to a query; print score, index and document, best first."""
+    model = _model(args.model, C.DEFAULT_RERANK_MODEL)
+    with _client(args) as client:
+        result = client.rerank.create(
+            model=model, query=args.query, documents=list(args.documents), top_n=args.top_n
+        )
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        _out("".join(f"{r.score:.4f}\t{r.index}\t{r.document}\n" for r in result.results))
+    status = result.inference_status
+    _report_cost(args, "rerank", status.cost if status else None, f"{result.input_tokens} tokens")
+    return EXIT_OK
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     """Run the emulator in the foreground (its own options follow ``emulator``)."""
     from .emulator import main as emulator_main
@@ -725,6 +794,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dimensions", type=int, metavar="N", help="ask for shorter vectors")
     p.set_defaults(handler=cmd_embed)
+
+    p = sub.add_parser("transcribe", parents=[api], help="speech to text from an audio file")
+    p.add_argument("file", help="the audio file (wav, mp3, flac, ogg, m4a, webm)")
+    p.add_argument("--model", default="-", help=f"default {C.DEFAULT_TRANSCRIPTION_MODEL}")
+    p.add_argument("--language", metavar="CODE", help="the spoken language, e.g. en")
+    p.add_argument(
+        "--format", choices=("json", "text", "srt", "vtt", "verbose_json"), default="json"
+    )
+    p.add_argument("--translate", action="store_true", help="translate into English")
+    p.set_defaults(handler=cmd_transcribe)
+
+    p = sub.add_parser("speak", parents=[api], help="text to speech into an audio file")
+    p.add_argument("text", help="what to say")
+    p.add_argument("-o", "--output", metavar="PATH", required=True, help="e.g. out.wav")
+    p.add_argument("--model", default="-", help=f"default {C.DEFAULT_SPEECH_MODEL}")
+    p.add_argument("--voice", metavar="NAME", help="e.g. af_bella")
+    p.add_argument(
+        "--format",
+        choices=_AUDIO_FORMATS,
+        help="the audio format (default: from the output's suffix, else wav)",
+    )
+    p.add_argument("--speed", type=float, metavar="X", help="0.25 to 4")
+    p.set_defaults(handler=cmd_speak)
+
+    p = sub.add_parser("rerank", parents=[api], help="rank documents by relevance to a query")
+    p.add_argument("query")
+    p.add_argument("documents", nargs="+", metavar="DOC")
+    p.add_argument("--model", default="-", help=f"default {C.DEFAULT_RERANK_MODEL}")
+    p.add_argument("--top-n", type=int, metavar="N", help="print only the best N")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    p.set_defaults(handler=cmd_rerank)
 
     # Everything after `emulator` goes to the emulator's own parser (try `emulator --help`).
     p = sub.add_parser(

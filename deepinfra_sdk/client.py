@@ -14,12 +14,24 @@ from ._exceptions import NotFoundError
 from ._keywords import strict_keywords
 from ._usage import UsageMeter
 from ._validation import check_call_options, check_request_size
-from .resources import Batches, Chat, Embeddings, Files, Images, Models
+from .resources import (
+    Audio,
+    Batches,
+    Chat,
+    Embeddings,
+    Files,
+    Images,
+    Inference,
+    Models,
+    Rerank,
+    TextCompletions,
+)
 
 if TYPE_CHECKING:
     import requests
 
     from ._http import HTTPResponse, HTTPTransport
+    from ._multipart import MultipartBody
 
 __all__ = ["DeepInfraClient"]
 
@@ -64,6 +76,10 @@ class DeepInfraClient:
     embeddings: Embeddings
     files: Files
     batches: Batches
+    audio: Audio
+    rerank: Rerank
+    inference: Inference
+    completions: TextCompletions
     usage: UsageMeter
 
     @strict_keywords
@@ -107,6 +123,10 @@ class DeepInfraClient:
         self.embeddings = Embeddings(self)
         self.files = Files(self)
         self.batches = Batches(self)
+        self.audio = Audio(self)
+        self.rerank = Rerank(self)
+        self.inference = Inference(self)
+        self.completions = TextCompletions(self)
         self.usage = UsageMeter()
 
     # -- configuration -------------------------------------------------------------------
@@ -170,13 +190,17 @@ class DeepInfraClient:
         timeout: TimeoutTypes = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
+        upload: Optional[MultipartBody] = None,
+        accept: Optional[str] = None,
     ) -> HTTPResponse:
         """Send a request; a model known to be deprecated is warned about (once per client),
         and a 404 naming a deprecated model names its replacement.
 
         ``timeout``, ``extra_headers`` and ``max_retries`` are a public method's per-call
-        options (see :func:`check_call_options`). A body over ``MAX_REQUEST_BYTES`` is
-        refused here, before any connection is made.
+        options (see :func:`check_call_options`). ``upload`` is a multipart body streamed
+        from its files (instead of ``payload``); ``accept`` overrides the ``Accept`` header
+        (an event stream's by default). A body over ``MAX_REQUEST_BYTES`` is refused here,
+        before any connection is made.
         """
         call_timeout = check_call_options(timeout, extra_headers, max_retries)
         if payload is not None:
@@ -188,9 +212,10 @@ class DeepInfraClient:
                 method,
                 path,
                 json_body=payload,
+                upload=upload,
                 needs_auth=needs_auth,
                 stream=stream,
-                accept="text/event-stream" if stream else None,
+                accept=accept or ("text/event-stream" if stream else None),
                 timeout=call_timeout,
                 extra_headers=extra_headers,
                 max_retries=max_retries,

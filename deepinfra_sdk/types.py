@@ -85,6 +85,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = [
+    "AudioResponse",
     "ChatChoice",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -92,20 +93,30 @@ __all__ = [
     "ChoiceDelta",
     "ChoiceLogprobs",
     "ChunkChoice",
+    "Completion",
+    "CompletionChoice",
     "CompletionTokensDetails",
     "Embedding",
     "EmbeddingResponse",
     "FunctionCall",
     "FunctionCallDelta",
     "ImageResponse",
+    "InferenceResult",
     "InferenceStatus",
     "Model",
+    "ModelSchema",
+    "OpenAIModel",
     "Pricing",
     "PromptTokensDetails",
+    "RerankResponse",
+    "RerankResult",
     "TokenLogprob",
     "ToolCall",
     "ToolCallDelta",
     "TopLogprob",
+    "Transcription",
+    "TranscriptionSegment",
+    "TranscriptionWord",
     "Usage",
 ]
 
@@ -1177,3 +1188,219 @@ class ImageResponse(_JsonMixin):
 
 async def _ready(value: ImageResponse) -> ImageResponse:
     return value
+
+
+# --------------------------------------------------------------------------- audio, rerank,
+# native inference, text completions, the OpenAI-shaped model list
+
+
+@dataclass
+class TranscriptionWord(_JsonMixin):
+    """One word of a ``verbose_json`` transcription, with its time span in seconds."""
+
+    word: str
+    start: float
+    end: float
+
+
+@dataclass
+class TranscriptionSegment(_JsonMixin):
+    """One segment (about a sentence) of a ``verbose_json`` transcription; Whisper's other
+    segment fields (``tokens``, ``avg_logprob``, ...) are in ``extra``."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Transcription(_JsonMixin):
+    """A transcription or translation: the ``text``; with ``response_format="verbose_json"``
+    also the ``language``, ``duration`` (seconds), ``segments`` and (when asked for with
+    ``timestamp_granularities``) ``words``."""
+
+    text: str
+    language: Optional[str] = None
+    duration: Optional[float] = None
+    task: Optional[str] = None
+    segments: Optional[List[TranscriptionSegment]] = None
+    words: Optional[List[TranscriptionWord]] = None
+
+
+_AUDIO_SUFFIXES = {
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/ogg": ".opus",
+    "audio/flac": ".flac",
+    "audio/aac": ".aac",
+    "audio/pcm": ".pcm",
+}
+
+
+def sniff_audio_type(data: bytes, asked: Optional[str] = None) -> str:
+    """The media type of audio ``data`` judged by its first bytes (raw ``pcm`` has none:
+    ``asked`` is the format requested, trusted only then)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "audio/aac" if data[1] & 0x06 == 0 and asked == "aac" else "audio/mpeg"
+    if data[:4] == b"OggS":
+        return "audio/ogg"
+    if data[:4] == b"fLaC":
+        return "audio/flac"
+    return "audio/pcm" if asked == "pcm" else "application/octet-stream"
+
+
+@dataclass(repr=False)
+class AudioResponse:
+    """Speech: the audio's bytes (``content``; ``bytes(resp)`` too), the ``media_type``
+    judged by the bytes themselves, :meth:`save` to a file, and a player in Jupyter."""
+
+    content: bytes
+    response_format: Optional[str] = None
+    model: Optional[str] = None
+    request_id: Optional[str] = None
+
+    @property
+    def media_type(self) -> str:
+        """``audio/wav``, ``audio/mpeg``, ``audio/ogg``, ``audio/flac``, ``audio/pcm`` (raw
+        samples, when asked for) or ``application/octet-stream``."""
+        return sniff_audio_type(self.content[:16], self.response_format)
+
+    def __bytes__(self) -> bytes:
+        return self.content
+
+    def __len__(self) -> int:
+        return len(self.content)
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> "pathlib.Path":
+        """Write the audio to ``path`` atomically and return the path written; a path
+        without a suffix gets one from the media type (``.wav``, ``.mp3``...), and an
+        existing directory receives ``speech<suffix>``."""
+        import pathlib
+
+        target = pathlib.Path(path)
+        if target.is_dir():
+            target = target / "speech"
+        if not target.suffix:
+            target = target.with_name(target.name + _AUDIO_SUFFIXES.get(self.media_type, ".bin"))
+        atomic_write(target, self.content)
+        return target
+
+    def _repr_html_(self) -> Optional[str]:
+        """Jupyter hook: an ``<audio>`` player (raw PCM has no container to play)."""
+        kind = self.media_type
+        if kind not in _AUDIO_SUFFIXES or kind == "audio/pcm":
+            return None
+        import base64
+
+        data = base64.b64encode(self.content).decode("ascii")
+        return f'<audio controls src="data:{kind};base64,{data}"></audio>'
+
+    def __repr__(self) -> str:
+        size = len(self.content)
+        human = f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
+        return f"AudioResponse(<{self.media_type}, {human}>, model={self.model!r})"
+
+
+@dataclass
+class RerankResult(_JsonMixin):
+    """One document's place in a rerank: its ``index`` in the request, the ``document``
+    text and its relevance ``score`` (0 to 1)."""
+
+    index: int
+    document: str
+    score: float
+
+
+@dataclass
+class RerankResponse(_JsonMixin):
+    """A rerank: ``results`` best first (``top_n`` of them when asked), ``scores`` in the
+    documents' order, the ``input_tokens`` and the native ``inference_status``."""
+
+    results: List[RerankResult]
+    scores: List[float] = field(default_factory=list)
+    model: Optional[str] = None
+    input_tokens: Optional[int] = None
+    inference_status: Optional[InferenceStatus] = None
+
+
+@dataclass
+class InferenceResult(_JsonMixin):
+    """The answer of ``POST /v1/inference/{model}``: ``body`` is the whole JSON answer
+    (``result["text"]`` reads a key of it), ``inference_status`` the bookkeeping
+    (``.status``: ``queued`` for a webhook call), ``request_id`` the server's id."""
+
+    body: Dict[str, Any] = _wire_field(default_factory=dict, compute=dict)
+    inference_status: Optional[InferenceStatus] = None
+
+    @property
+    def status(self) -> str:
+        """``inference_status.status`` (``unknown`` when the answer has none)."""
+        return self.inference_status.status if self.inference_status else "unknown"
+
+    @property
+    def cost(self) -> Optional[float]:
+        """The charge in US dollars, when the answer says."""
+        return self.inference_status.cost if self.inference_status else None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.body[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.body
+
+
+@dataclass
+class ModelSchema(_JsonMixin):
+    """What a model takes and gives on one API variant (``default`` = the native route):
+    JSON schemas ``schema_in``/``schema_out``, and the input field names ``fields_in``."""
+
+    variant: Dict[str, Any]
+    schema_in: Dict[str, Any] = field(default_factory=dict)
+    schema_out: Dict[str, Any] = field(default_factory=dict)
+    schema_stream: Optional[Dict[str, Any]] = None
+    fields_in: List[str] = field(default_factory=list)
+
+
+@dataclass
+class OpenAIModel(_JsonMixin):
+    """An entry of ``/v1/openai/models`` (the OpenAI-shaped list): ``metadata`` holds the
+    description, context length, pricing and tags where the server gives them."""
+
+    id: str
+    object: str = "model"
+    created: Optional[int] = None
+    owned_by: Optional[str] = None
+    root: Optional[str] = None
+    parent: Optional[str] = None
+    metadata: Optional[Dict[str, Any]] = None
+
+
+@dataclass
+class CompletionChoice(_JsonMixin):
+    """One alternative of a text completion (in a stream chunk: the next piece)."""
+
+    index: int = 0
+    text: str = ""
+    finish_reason: Optional[str] = None
+    logprobs: Optional[Any] = None
+
+
+@dataclass
+class Completion(_JsonMixin):
+    """A text completion (``/v1/openai/completions``), or one chunk of its stream; ``text``
+    is the first choice's text, ``usage`` the tokens and cost (on the last chunk)."""
+
+    id: str = ""
+    choices: List[CompletionChoice] = field(default_factory=list)
+    created: int = 0
+    model: str = ""
+    object: str = "text_completion"
+    usage: Optional[Usage] = None
+
+    @property
+    def text(self) -> str:
+        """The first choice's text (``""`` when there is none)."""
+        return self.choices[0].text if self.choices else ""

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
 
 from .. import _constants as C
 from .._config import TimeoutTypes
-from .._error_body import decode_body, error_message
-from .._exceptions import APIResponseValidationError, ArgumentValueError
+from .._exceptions import ArgumentValueError
 from .._streaming import ChatStream
 from .._validation import check_messages, check_model_name, without_none
 from ..types import ChatCompletion
@@ -148,18 +147,7 @@ class Completions(Resource):
         if stream:
             payload["stream"] = True
             response = client._send("POST", _PATH, payload, model=model, stream=True, **options)
-            content_type = response.headers.get("content-type", "")
-            if content_type and not content_type.startswith("text/event-stream"):
-                # A proxy's error page or a server ignoring "stream": say what came back.
-                body = decode_body(response.read())
-                raise APIResponseValidationError(
-                    f"expected an event stream but the server sent {content_type}: "
-                    f"{error_message(body) or 'no error message in the body'}",
-                    status_code=response.status_code,
-                    body=body,
-                    request_id=response.request_id,
-                )
-            return ChatStream(response, model=model, meter=client.usage)
+            return ChatStream.opened(response, model=model, meter=client.usage)
         response = client._send("POST", _PATH, payload, model=model, **options)
         completion = decode_result(
             response, ChatCompletion, what="the chat completion", require=("choices", list)

@@ -5,16 +5,21 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from .. import _constants as C
 from .._config import TimeoutTypes
 from .._exceptions import APIResponseValidationError, ArgumentValueError
 from .._images import decode_base64, is_url, sniff_media_type
 from .._keywords import strict_keywords
-from .._validation import check_model_name, model_path, without_none
+from .._multipart import FileInput, MultipartBody
+from .._validation import check_model_name, without_none
 from ..types import ImageResponse
 from ._base import Resource, decode_result
+from .inference import send_native
+
+if TYPE_CHECKING:
+    from .._http import HTTPResponse
 
 __all__ = ["Images"]
 
@@ -83,9 +88,7 @@ class Images(Resource):
             An :class:`ImageResponse`: ``.images`` (data URIs or URLs), ``.save()``,
             ``.image_bytes()``, and a picture when shown in Jupyter.
         """
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise ArgumentValueError("prompt must be a non-empty string describing the image")
-        check_model_name(model)
+        _check_prompt(prompt)
         _positive("width", width)
         _positive("height", height)
         _positive("num_images", num_images, upper=4)
@@ -103,23 +106,76 @@ class Images(Resource):
             }
         )
         extra = dict(extra_body or {})
+        options: dict[str, Any] = {
+            "timeout": timeout,
+            "extra_headers": extra_headers,
+            "max_retries": max_retries,
+        }
         if api == "native":
-            path = model_path(C.INFERENCE_PREFIX, model)
             payload = _native_payload(fields, extra, model=model, cog=cog)
+            response = send_native(self._client, model, payload, options)
         elif api == "openai":
+            check_model_name(model)
             path = C.OPENAI_PREFIX + "/images/generations"
             payload = _openai_payload(fields, extra, model=model)
+            response = self._client._send("POST", path, payload, model=model, **options)
         else:
             raise ArgumentValueError(f"api must be 'native' or 'openai', got {api!r}")
-        response = self._client._send(
-            "POST",
-            path,
-            payload,
-            model=model,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            max_retries=max_retries,
-        )
+        return self._result(response, prompt, model)
+
+    @strict_keywords
+    def edit(
+        self,
+        /,
+        *,
+        image: FileInput,
+        prompt: str,
+        mask: Optional[FileInput] = None,
+        model: str = C.DEFAULT_IMAGE_MODEL,
+        n: Optional[int] = None,
+        size: Optional[str] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> ImageResponse:
+        """Edit an image, or make new ones from it (image-to-image), as the prompt says
+        (``POST /v1/openai/images/edits``, a multipart upload streamed from disk).
+
+        Args:
+            image: the picture (PNG, JPEG or WEBP): a path, bytes or a binary file.
+            prompt: what the result should show.
+            mask: a PNG of the same size whose transparent areas are the ones to edit.
+            model: an image model that edits.
+            n: how many images, 1 to 4.
+            size: ``"WIDTHxHEIGHT"``, e.g. ``"1024x1024"``.
+            extra_body: other form fields, sent as they are.
+            timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
+                :class:`~deepinfra_sdk.Timeout`) instead of the client's.
+            extra_headers: headers added to this request (``None`` drops one).
+            max_retries: this call's retry budget instead of the client's.
+
+        Returns:
+            An :class:`ImageResponse`, as :meth:`generate` gives.
+        """
+        _check_prompt(prompt)
+        check_model_name(model)
+        _positive("n", n, upper=4)
+        fields = {"model": model, "prompt": prompt, "n": n, "size": size}
+        fields.update(response_format="b64_json", **(extra_body or {}))
+        files = [("image", image)] + ([("mask", mask)] if mask is not None else [])
+        upload = MultipartBody(fields, files)
+        path = C.OPENAI_PREFIX + "/images/edits"
+        options: dict[str, Any] = {
+            "timeout": timeout,
+            "extra_headers": extra_headers,
+            "max_retries": max_retries,
+        }
+        response = self._client._send("POST", path, model=model, upload=upload, **options)
+        return self._result(response, prompt, model)
+
+    def _result(self, response: HTTPResponse, prompt: str, model: str) -> ImageResponse:
+        """The images of an answer, checked whole, counted in the usage meter."""
         data = response.json()
         result = decode_result(
             response,
@@ -150,6 +206,11 @@ class Images(Resource):
                     request_id=rid,
                 )
         return result
+
+
+def _check_prompt(prompt: object) -> None:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ArgumentValueError("prompt must be a non-empty string describing the image")
 
 
 def _native_payload(

@@ -9,16 +9,17 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple, Optional
+from urllib.parse import quote
 
 from .. import _cancel
 from .. import _constants as C
 from .._config import TimeoutTypes
-from .._exceptions import APIError, APIResponseValidationError
+from .._exceptions import APIError, APIResponseValidationError, ArgumentValueError
 from .._keywords import strict_keywords
 from .._validation import model_path
 from .._warnings import warn
-from ..types import Model
-from ._base import Resource, decode_result
+from ..types import Model, ModelSchema, OpenAIModel
+from ._base import Resource, decode_result, stamp_request_id
 
 if TYPE_CHECKING:
     from ..client import DeepInfraClient
@@ -257,6 +258,60 @@ class Models(Resource):
             except (APIError, ValueError):
                 return None
         return model.replaced_by if model.replaced_by else None
+
+    @strict_keywords
+    def schema(
+        self,
+        model: str,
+        variant: str = "default",
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> ModelSchema:
+        """What ``model`` takes and gives (``GET /models/{model}/schema/{variant}``):
+        ``variant="default"`` is its native route (what ``client.inference.run`` sends);
+        ``openai-chat-completions``, ``openai-embeddings``, ``openai-images``... its
+        OpenAI-compatible ones. ``fields_in`` lists the input names."""
+        if not isinstance(variant, str) or not variant or "/" in variant or ".." in variant:
+            raise ArgumentValueError(f"variant must be a name such as 'default', not {variant!r}")
+        path = model_path("/models", model) + "/schema/" + quote(variant, safe="")
+        response = self._client._send(
+            "GET",
+            path,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        return decode_result(response, ModelSchema, what=f"the schema of {model}")
+
+    @strict_keywords
+    def list_openai(
+        self,
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> builtins.list[OpenAIModel]:
+        """The models in OpenAI's shape (``GET /v1/openai/models``): ``id``, ``owned_by``,
+        ``created``, and ``metadata`` with pricing and context length where given."""
+        response = self._client._send(
+            "GET",
+            C.OPENAI_PREFIX + "/models",
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        data = response.json()
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise APIResponseValidationError(
+                "GET /v1/openai/models should return {'data': [...]}", body=data
+            )
+        return [
+            stamp_request_id(OpenAIModel.from_wire(item), response)
+            for item in data["data"]
+            if isinstance(item, dict)
+        ]
 
 
 def deprecation_note(model: Model) -> str:

@@ -1,0 +1,132 @@
+"""``client.completions``: text completions of a raw prompt (``/v1/openai/completions``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Optional, Union
+
+from .. import _constants as C
+from .._config import TimeoutTypes
+from .._keywords import strict_keywords
+from .._streaming import ChatStream, _Choice, _index
+from .._validation import check_model_name, without_none
+from ..types import Completion, CompletionChoice
+from ._base import Resource, decode_result
+
+__all__ = ["CompletionStream", "TextCompletions"]
+
+_PATH = C.OPENAI_PREFIX + "/completions"
+
+
+class CompletionStream(ChatStream):
+    """A streamed text completion: iterate it for :class:`~deepinfra_sdk.types.Completion`
+    chunks. Everything else is :class:`~deepinfra_sdk.ChatStream`'s (closing, errors
+    keeping ``partial_text``, ``text``, ``usage``, ``finish_reason`` after the loop);
+    :meth:`to_completion` gives the whole :class:`~deepinfra_sdk.types.Completion`."""
+
+    _chunk_class = Completion
+
+    def _absorb(self, chunk: Any) -> None:
+        self._absorb_head(chunk)
+        for choice in chunk.choices:
+            acc = self._choices.get(choice.index) if type(choice.index) is int else None
+            if acc is None:
+                acc = self._choices[_index(choice.index, "choice")] = _Choice()
+            if choice.text:
+                acc.content.append(choice.text)
+            if choice.finish_reason:
+                acc.finish_reason = choice.finish_reason
+
+    def iter_text(self) -> Iterator[str]:
+        """Yield the first choice's text pieces as they arrive (no empty strings)."""
+        for chunk in self._source("chunks"):
+            for choice in chunk.choices:
+                if choice.index == 0 and choice.text:
+                    yield choice.text
+
+    def to_completion(self) -> Completion:  # type: ignore[override]
+        """The whole answer as a :class:`~deepinfra_sdk.types.Completion`, as a call
+        without ``stream`` returns it."""
+        choices = [
+            CompletionChoice(index, "".join(acc.content), acc.finish_reason)
+            for index, acc in sorted(self._choices.items())
+        ]
+        return Completion(self.id, choices, self.created, self.model, usage=self.usage)
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("<ChatStream", "<CompletionStream", 1)
+
+
+class TextCompletions(Resource):
+    """``POST /v1/openai/completions``: continue a prompt written in the model's own format."""
+
+    __slots__ = ()
+
+    @strict_keywords
+    def create(
+        self,
+        /,
+        *,
+        prompt: str,
+        model: str = C.DEFAULT_MODEL,
+        stream: bool = False,
+        max_tokens: Optional[int] = None,
+        temperature: Optional[float] = None,
+        top_p: Optional[float] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        n: Optional[int] = None,
+        seed: Optional[int] = None,
+        echo: Optional[bool] = None,
+        logprobs: Optional[int] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> Union[Completion, CompletionStream]:
+        """Complete ``prompt`` (sent as it is: apply the model's chat template yourself).
+
+        Args:
+            prompt: the raw prompt.
+            model: a text-generation model.
+            stream: ``True`` returns a :class:`CompletionStream` of pieces as they come.
+            max_tokens, temperature, top_p, stop, n, seed, echo, logprobs: as for OpenAI
+                (options left ``None`` are not sent).
+            extra_body: other fields (``top_k``, ``repetition_penalty``, ``stop_token_ids``,
+                ...), sent as they are.
+            timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
+                :class:`~deepinfra_sdk.Timeout`) instead of the client's.
+            extra_headers: headers added to this request (``None`` drops one).
+            max_retries: this call's retry budget instead of the client's.
+        """
+        check_model_name(model)
+        payload = without_none(
+            {
+                "model": model,
+                "prompt": prompt,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "top_p": top_p,
+                "stop": stop,
+                "n": n,
+                "seed": seed,
+                "echo": echo,
+                "logprobs": logprobs,
+            }
+        )
+        payload.update(extra_body or {})
+        client = self._client
+        options: dict[str, Any] = {
+            "timeout": timeout,
+            "extra_headers": extra_headers,
+            "max_retries": max_retries,
+        }
+        if stream:
+            payload["stream"] = True
+            response = client._send("POST", _PATH, payload, model=model, stream=True, **options)
+            return CompletionStream.opened(response, model=model, meter=client.usage)
+        response = client._send("POST", _PATH, payload, model=model, **options)
+        result = decode_result(
+            response, Completion, what="the completion", require=("choices", list)
+        )
+        client.usage._record_usage(model, result.usage)
+        return result
