@@ -883,3 +883,49 @@ def test_demo_token_delay_is_hidden_and_checked(env: dict[str, str]) -> None:
 def test_main_in_process_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"deepinfra {__version__}"
+
+
+# --------------------------------------------------------------------------- audio and rerank
+
+
+def test_speak_then_transcribe_round_trips(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "hello.wav"
+    result = run(env, "speak", "Hello from the command line.", "-o", str(out), "--local")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{out}\n" and result.stderr == ""
+    assert out.read_bytes()[:4] == b"RIFF"
+    result = run(env, "transcribe", str(out), "--local")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello from the command line.\n"
+    result = run(env, "transcribe", str(out), "--format", "srt", "--local")
+    assert result.stdout.startswith(
+        "1\n00:00:00,000 --> 00:00:01,120\nHello from the command line."
+    )
+    result = run(env, "transcribe", str(out), "--format", "verbose_json", "--translate", "--local")
+    body = json.loads(result.stdout)
+    assert body["task"] == "translate" and body["text"] == "Hello from the command line."
+
+
+def test_speak_format_errors(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(env, "speak", "hi", "-o", str(tmp_path / "x.mp3"), "--local")
+    assert result.returncode == 1
+    assert_one_error_line(result, "cannot encode mp3")
+    assert not (tmp_path / "x.mp3").exists()
+    result = run(env, "speak", "hi", "-o", str(tmp_path / "missing" / "x.wav"), "--local")
+    assert result.returncode == 2
+    result = run(env, "transcribe", str(tmp_path / "none.wav"), "--local")
+    assert result.returncode == 2
+    assert_one_error_line(result, "no audio file")
+
+
+def test_rerank_prints_best_first(env: dict[str, str]) -> None:
+    docs = ["Berlin is the capital of Germany.", "Paris is the capital of France.", "Cats."]
+    result = run(env, "rerank", "capital of France", *docs, "--local")
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [int(index) for _, index, _ in lines] == [1, 0, 2]
+    assert lines[0][2] == docs[1]
+    assert [float(s) for s, _, _ in lines] == sorted((float(s) for s, _, _ in lines), reverse=True)
+    result = run(env, "rerank", "capital of France", *docs, "--top-n", "1", "--json", "--local")
+    body = json.loads(result.stdout)
+    assert [r["index"] for r in body["results"]] == [1] and len(body["scores"]) == 3

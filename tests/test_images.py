@@ -525,3 +525,61 @@ def test_b64_json_that_is_already_a_data_uri_is_kept() -> None:
     assert resp.images == [uri]
     assert resp.media_type() == "image/png"
     assert resp.image_bytes() == PNG
+
+
+# -- client.images.edit: a multipart upload, the same checked ImageResponse ----------------------
+
+
+def test_image_edit_uploads_image_and_mask(tmp_path: Path) -> None:
+    from deepinfra_sdk import DeepInfraClient
+    from deepinfra_sdk.emulator import Emulator, render_png
+
+    source = tmp_path / "photo.png"
+    source.write_bytes(render_png(64, 64, "photo", 1))
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        edited = client.images.edit(
+            image=source,
+            mask=render_png(64, 64, "mask", 2),
+            prompt="add a hat",
+            model="black-forest-labs/FLUX-1-schnell",
+            n=2,
+            size="128x64",
+        )
+        form = emu.requests[-1].form
+    assert isinstance(edited, ImageResponse) and len(edited) == 2
+    assert edited.prompt == "add a hat" and edited.request_id
+    png = edited.image_bytes(0)
+    assert struct.unpack(">II", png[16:24]) == (128, 64)
+    assert form["fields"] == {
+        "model": "black-forest-labs/FLUX-1-schnell",
+        "prompt": "add a hat",
+        "n": "2",
+        "size": "128x64",
+        "response_format": "b64_json",
+    }
+    assert form["files"]["image"][0]["filename"] == "photo.png"
+    assert form["files"]["image"][0]["content_type"] == "image/png"
+    assert form["files"]["mask"][0]["filename"] == "mask"
+
+
+def test_image_edit_refuses_bad_arguments_before_sending() -> None:
+    from deepinfra_sdk import ArgumentValueError, DeepInfraClient
+
+    with DeepInfraClient("k", base_url="http://127.0.0.1:9") as client:
+        with pytest.raises(ArgumentValueError, match="prompt"):
+            client.images.edit(image=b"x", prompt=" ")
+        with pytest.raises(ArgumentValueError, match="n must be at most 4"):
+            client.images.edit(image=b"x", prompt="p", n=5)
+
+
+@pytest.mark.anyio
+async def test_async_image_edit() -> None:
+    from deepinfra_sdk import AsyncDeepInfraClient, DeepInfraClient
+    from deepinfra_sdk.emulator import Emulator, render_png
+
+    picture = render_png(64, 64, "photo", 1)
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        sync = client.images.edit(image=picture, prompt="hat", size="64x64")
+        async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as aclient:
+            edited = await aclient.images.edit(image=picture, prompt="hat", size="64x64")
+    assert edited.images == sync.images

@@ -26,6 +26,7 @@ __all__ = ["DEPLOYMENTS", "deployed_model", "native_answer", "queue_webhook"]
 DEPLOYMENTS = {
     "d-emulator-reranker": "BAAI/bge-reranker-v2-m3",
     "d-emulator-classifier": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+    "d-emulator-images": "black-forest-labs/FLUX-1-schnell",
 }
 
 _JSON_BY_TYPE: Dict[str, Callable[[Dict[str, Any], Dict[str, Any], str], Dict[str, Any]]] = {

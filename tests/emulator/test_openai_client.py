@@ -112,3 +112,86 @@ def test_models_list(client: openai.OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
     assert TEXT_MODEL in ids
     assert client.models.retrieve(TEXT_MODEL).id == TEXT_MODEL
+
+
+# -- audio, image edits and text completions: openai-python and this SDK agree --------------
+
+
+@pytest.fixture
+def ours(emulator: Emulator) -> Iterator[Any]:
+    from deepinfra_sdk import DeepInfraClient
+
+    with DeepInfraClient(emulator.api_key, base_url=emulator.url, max_retries=0) as c:
+        yield c
+
+
+def test_openai_transcribes_like_our_sdk(client: openai.OpenAI, ours: Any, tmp_path: Any) -> None:
+    from deepinfra_sdk.emulator._audio import encode_speech
+
+    path = tmp_path / "hello.wav"
+    path.write_bytes(encode_speech("Both clients hear this."))
+    with path.open("rb") as f:
+        theirs = client.audio.transcriptions.create(
+            model="openai/whisper-large-v3",
+            file=f,
+            response_format="verbose_json",
+            timestamp_granularities=["word"],
+        )
+    mine = ours.audio.transcriptions.create(
+        file=path, response_format="verbose_json", timestamp_granularities=["word"]
+    )
+    assert theirs.text == mine.text == "Both clients hear this."
+    assert theirs.duration == mine.duration
+    assert [w.word for w in theirs.words or []] == [w.word for w in mine.words]
+    assert [s.end for s in theirs.segments or []] == [s.end for s in mine.segments]
+    srt = client.audio.transcriptions.create(
+        model="openai/whisper-large-v3", file=path, response_format="srt"
+    )
+    assert srt == ours.audio.transcriptions.create(file=path, response_format="srt")
+
+
+def test_openai_speaks_like_our_sdk(client: openai.OpenAI, ours: Any) -> None:
+    theirs = client.audio.speech.create(
+        model="hexgrad/Kokoro-82M", voice="af_bella", input="Same words.", response_format="wav"
+    )
+    mine = ours.audio.speech.create(input="Same words.", voice="af_bella")
+    assert theirs.content == mine.content
+    assert mine.media_type == "audio/wav"
+
+
+def test_openai_edits_an_image_like_our_sdk(client: openai.OpenAI, ours: Any) -> None:
+    from deepinfra_sdk.emulator import render_png
+
+    picture = render_png(64, 64, "photo", 1)
+    theirs = client.images.edit(
+        model="black-forest-labs/FLUX-1-schnell",
+        image=("photo.png", picture, "image/png"),
+        prompt="add a hat",
+        size="256x256",  # type: ignore[arg-type]
+        response_format="b64_json",
+    )
+    mine = ours.images.edit(
+        image=picture, prompt="add a hat", model="black-forest-labs/FLUX-1-schnell", size="256x256"
+    )
+    assert theirs.data is not None
+    assert [base64.b64decode(d.b64_json or "") for d in theirs.data] == [
+        mine.image_bytes(i) for i in range(len(mine))
+    ]
+
+
+def test_openai_text_completion_like_our_sdk(client: openai.OpenAI, ours: Any) -> None:
+    theirs = client.completions.create(model=TEXT_MODEL, prompt="Once upon", max_tokens=6)
+    mine = ours.completions.create(model=TEXT_MODEL, prompt="Once upon", max_tokens=6)
+    assert theirs.choices[0].text == mine.text
+    assert theirs.usage is not None and theirs.usage.total_tokens == mine.usage.total_tokens
+    pieces = [
+        c.choices[0].text
+        for c in client.completions.create(
+            model=TEXT_MODEL, prompt="Once upon", max_tokens=6, stream=True
+        )
+        if c.choices
+    ]
+    with ours.completions.create(
+        model=TEXT_MODEL, prompt="Once upon", max_tokens=6, stream=True
+    ) as s:
+        assert "".join(pieces) == "".join(s.iter_text()) == s.to_completion().text == mine.text
