@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Callable
+from typing import Any, Callable
 
 
 def read_request(conn: socket.socket) -> bytes:
@@ -58,3 +60,28 @@ def raw_server(script: Callable[[socket.socket], None]) -> Iterator[str]:
     finally:
         thread.join(10)
         listener.close()
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[Any], threading.Event]]:
+    """A loopback server taking one JSON POST (a webhook delivery). Yields its URL, the list
+    the decoded body lands in, and an event set once it has."""
+    delivered: list[Any] = []
+    arrived = threading.Event()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            delivered.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+            arrived.set()
+
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.handle_request, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{hook.server_port}/hook", delivered, arrived
+    finally:
+        hook.server_close()

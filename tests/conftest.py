@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from deepinfra_sdk import DeepInfraClient
+from deepinfra_sdk.emulator import Emulator
 
 # A key that looks real; the suite checks it never reaches a log record or a warning.
 TEST_KEY = "sk-di-TESTKEY-0123456789abcdef"
@@ -176,6 +177,21 @@ def client(sleeps: list[float]) -> Iterator[DeepInfraClient]:
     c._transport._sleep = sleeps.append
     yield c
     c.close()
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """A started emulator on a free port; stopped afterwards, with no handler errors."""
+    with Emulator() as server:
+        yield server
+    assert server.handler_errors == []
+
+
+@pytest.fixture
+def emu_client(emu: Emulator) -> Iterator[DeepInfraClient]:
+    """A client of the ``emu`` emulator."""
+    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
+        yield c
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -11,7 +11,6 @@ import threading
 import time
 import tracemalloc
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +37,6 @@ TRANSCRIBE = "/v1/openai/audio/transcriptions"
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        yield server
-    assert server.handler_errors == []
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
-        yield c
-
-
-@pytest.fixture
 def speech_file(tmp_path: Path) -> Path:
     path = tmp_path / "speech.wav"
     path.write_bytes(encode_speech(TEXT))
@@ -62,7 +48,7 @@ def speech_file(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["str path", "Path", "bytes", "file", "tuple"])
 def test_transcribe_any_kind_of_file(
-    client: DeepInfraClient, emu: Emulator, speech_file: Path, kind: str
+    emu_client: DeepInfraClient, emu: Emulator, speech_file: Path, kind: str
 ) -> None:
     source: Any = {
         "str path": str(speech_file),
@@ -71,7 +57,7 @@ def test_transcribe_any_kind_of_file(
         "tuple": ("clip.wav", speech_file.read_bytes()),
     }.get(kind)
     with speech_file.open("rb") as f:
-        result = client.audio.transcriptions.create(file=source if source is not None else f)
+        result = emu_client.audio.transcriptions.create(file=source if source is not None else f)
     assert isinstance(result, Transcription)
     assert result.text == TEXT
     assert isinstance(result.request_id, str) and result.request_id
@@ -83,9 +69,9 @@ def test_transcribe_any_kind_of_file(
 
 
 def test_verbose_json_has_language_duration_segments_and_words(
-    client: DeepInfraClient, speech_file: Path
+    emu_client: DeepInfraClient, speech_file: Path
 ) -> None:
-    result = client.audio.transcriptions.create(
+    result = emu_client.audio.transcriptions.create(
         file=speech_file,
         language="en",
         prompt="Greetings",
@@ -107,14 +93,14 @@ def test_verbose_json_has_language_duration_segments_and_words(
     [("text", TEXT + "\n"), ("srt", "1\n00:00:00,000 --> "), ("vtt", "WEBVTT\n\n00:00:00.000")],
 )
 def test_text_formats_come_back_as_str(
-    client: DeepInfraClient, speech_file: Path, fmt: Any, start: str
+    emu_client: DeepInfraClient, speech_file: Path, fmt: Any, start: str
 ) -> None:
-    result = client.audio.transcriptions.create(file=speech_file, response_format=fmt)
+    result = emu_client.audio.transcriptions.create(file=speech_file, response_format=fmt)
     assert isinstance(result, str) and result.startswith(start)
 
 
-def test_translation_of_other_audio(client: DeepInfraClient) -> None:
-    result = client.audio.translations.create(
+def test_translation_of_other_audio(emu_client: DeepInfraClient) -> None:
+    result = emu_client.audio.translations.create(
         file=("song.mp3", b"ID3" + bytes(16000)), response_format="verbose_json"
     )
     assert isinstance(result, Transcription)
@@ -122,19 +108,19 @@ def test_translation_of_other_audio(client: DeepInfraClient) -> None:
 
 
 def test_bad_arguments_are_refused_before_sending(
-    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+    emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:
     with pytest.raises(FileNotFoundError, match="no file at"):
-        client.audio.transcriptions.create(file=tmp_path / "missing.wav")
+        emu_client.audio.transcriptions.create(file=tmp_path / "missing.wav")
     with pytest.raises(ArgumentTypeError, match="did you mean 'language'"):
-        client.audio.transcriptions.create(file=b"x", langauge="en")  # type: ignore[call-arg]
+        emu_client.audio.transcriptions.create(file=b"x", langauge="en")  # type: ignore[call-arg]
     with pytest.raises(ArgumentValueError):
-        client.audio.transcriptions.create(file=b"x", model="not a model")
+        emu_client.audio.transcriptions.create(file=b"x", model="not a model")
     assert emu.request_count(TRANSCRIBE) == 0
 
 
 def test_a_50_mb_upload_never_sits_whole_in_memory(
-    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+    emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:
     path = tmp_path / "long.wav"
     block = os.urandom(1 << 20)
@@ -144,7 +130,7 @@ def test_a_50_mb_upload_never_sits_whole_in_memory(
     del block
     tracemalloc.start()
     try:
-        result = client.audio.transcriptions.create(file=path)
+        result = emu_client.audio.transcriptions.create(file=path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -155,7 +141,7 @@ def test_a_50_mb_upload_never_sits_whole_in_memory(
 
 
 def test_a_broken_upload_is_an_upload_error_and_not_retried(
-    client: DeepInfraClient, emu: Emulator
+    emu_client: DeepInfraClient, emu: Emulator
 ) -> None:
     class Breaks(io.RawIOBase):
         """A source that fails after 1 MB, like a file on a disk that went away."""
@@ -173,7 +159,7 @@ def test_a_broken_upload_is_an_upload_error_and_not_retried(
             return len(buffer)
 
     with pytest.raises(UploadError, match="Input/output error") as caught:
-        client.audio.transcriptions.create(file=("a.wav", io.BufferedReader(Breaks())))
+        emu_client.audio.transcriptions.create(file=("a.wav", io.BufferedReader(Breaks())))
     assert "a.wav" in caught.value.message
     deadline = time.monotonic() + 5
     while emu.request_count(TRANSCRIBE) == 0 and time.monotonic() < deadline:
@@ -183,11 +169,11 @@ def test_a_broken_upload_is_an_upload_error_and_not_retried(
 
 
 def test_a_refused_upload_from_a_path_is_sent_again(
-    client: DeepInfraClient, emu: Emulator, speech_file: Path
+    emu_client: DeepInfraClient, emu: Emulator, speech_file: Path
 ) -> None:
-    client._transport._sleep = lambda _s: None
+    emu_client._transport._sleep = lambda _s: None
     emu.inject(Fault(status=429), route=TRANSCRIBE)
-    result = client.audio.transcriptions.create(file=speech_file)
+    result = emu_client.audio.transcriptions.create(file=speech_file)
     assert isinstance(result, Transcription) and result.text == TEXT
     assert emu.request_count(TRANSCRIBE) == 2
 
@@ -196,9 +182,9 @@ def test_a_refused_upload_from_a_path_is_sent_again(
 
 
 def test_speech_is_audio_with_a_sniffed_type(
-    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+    emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:
-    audio = client.audio.speech.create(input=TEXT, voice="af_bella", speed=2)
+    audio = emu_client.audio.speech.create(input=TEXT, voice="af_bella", speed=2)
     assert isinstance(audio, AudioResponse)
     assert audio.media_type == "audio/wav"
     assert audio.request_id and audio.model == "hexgrad/Kokoro-82M"
@@ -219,21 +205,21 @@ def test_speech_is_audio_with_a_sniffed_type(
     assert html is not None and html.startswith('<audio controls src="data:audio/wav;base64,')
     assert "KB" in repr(audio) and "base64" not in repr(audio)
     # The emulator's speech transcribes back to its text: the two halves agree.
-    back = client.audio.transcriptions.create(file=saved)
+    back = emu_client.audio.transcriptions.create(file=saved)
     assert isinstance(back, Transcription) and back.text == TEXT
 
 
-def test_pcm_is_raw_and_has_no_player(client: DeepInfraClient) -> None:
-    audio = client.audio.speech.create(input="Hi", response_format="pcm")
+def test_pcm_is_raw_and_has_no_player(emu_client: DeepInfraClient) -> None:
+    audio = emu_client.audio.speech.create(input="Hi", response_format="pcm")
     assert audio.media_type == "audio/pcm" and len(audio) == 2 * 960 * 2
     assert audio._repr_html_() is None
 
 
-def test_a_format_the_server_cannot_make_is_its_400(client: DeepInfraClient) -> None:
+def test_a_format_the_server_cannot_make_is_its_400(emu_client: DeepInfraClient) -> None:
     with pytest.raises(BadRequestError, match="cannot encode mp3"):
-        client.audio.speech.create(input="Hi", response_format="mp3")
+        emu_client.audio.speech.create(input="Hi", response_format="mp3")
     with pytest.raises(ArgumentValueError, match="speed"):
-        client.audio.speech.create(input="Hi", speed=9)
+        emu_client.audio.speech.create(input="Hi", speed=9)
 
 
 def test_a_json_answer_to_speech_is_an_error() -> None:
@@ -251,7 +237,7 @@ def test_a_json_answer_to_speech_is_an_error() -> None:
 
 
 def test_stream_to_file_writes_as_the_bytes_arrive(
-    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+    emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:
     text = "Streamed speech, a little longer than the rest. " * 4
     expected = encode_speech(text)
@@ -268,7 +254,7 @@ def test_stream_to_file_writes_as_the_bytes_arrive(
     watcher.start()
     emu.inject(Fault(chunk_size=64 * 1024, drip_delay=0.05), route="/v1/openai/audio/speech")
     try:
-        path = client.audio.speech.stream_to_file(target, input=text)
+        path = emu_client.audio.speech.stream_to_file(target, input=text)
     finally:
         done.set()
         watcher.join()
@@ -279,21 +265,21 @@ def test_stream_to_file_writes_as_the_bytes_arrive(
 
 
 def test_stream_to_file_cut_short_leaves_nothing(
-    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+    emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:
     target = tmp_path / "out.wav"
     target.write_bytes(b"old")
     emu.inject(Fault(drop="after_events", after_events=1), route="/v1/openai/audio/speech")
     with pytest.raises(APIConnectionError):
-        client.audio.speech.stream_to_file(target, input=TEXT)
+        emu_client.audio.speech.stream_to_file(target, input=TEXT)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
-def test_audio_calls_are_counted(client: DeepInfraClient, speech_file: Path) -> None:
-    client.audio.speech.create(input="Hi")
-    client.audio.transcriptions.create(file=speech_file)
-    by_model = client.usage.by_model()
+def test_audio_calls_are_counted(emu_client: DeepInfraClient, speech_file: Path) -> None:
+    emu_client.audio.speech.create(input="Hi")
+    emu_client.audio.transcriptions.create(file=speech_file)
+    by_model = emu_client.usage.by_model()
     assert by_model["hexgrad/Kokoro-82M"].requests == 1
     assert by_model["openai/whisper-large-v3"].requests == 1
 

@@ -3,8 +3,6 @@ machinery (decoder, accumulation, partial text on errors, usage), sync and async
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from deepinfra_sdk import (
@@ -23,21 +21,8 @@ MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 PATH = "/v1/openai/completions"
 
 
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        yield server
-    assert server.handler_errors == []
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
-        yield c
-
-
-def test_a_whole_completion(client: DeepInfraClient, emu: Emulator) -> None:
-    result = client.completions.create(prompt="Once upon a time", max_tokens=6, stop=["zzz"])
+def test_a_whole_completion(emu_client: DeepInfraClient, emu: Emulator) -> None:
+    result = emu_client.completions.create(prompt="Once upon a time", max_tokens=6, stop=["zzz"])
     assert isinstance(result, Completion)
     assert result.object == "text_completion" and result.model == MODEL
     assert len(result.text.split()) == 6 and result.choices[0].finish_reason == "length"
@@ -49,13 +34,13 @@ def test_a_whole_completion(client: DeepInfraClient, emu: Emulator) -> None:
         "max_tokens": 6,
         "stop": ["zzz"],
     }
-    usage = client.usage.by_model()[MODEL]
+    usage = emu_client.usage.by_model()[MODEL]
     assert usage.completion_tokens == 6 and usage.cost == pytest.approx(result.usage.estimated_cost)
 
 
-def test_a_stream_is_the_chat_stream_family(client: DeepInfraClient) -> None:
-    whole = client.completions.create(prompt="Tell me", max_tokens=8, n=2)
-    with client.completions.create(prompt="Tell me", max_tokens=8, n=2, stream=True) as stream:
+def test_a_stream_is_the_chat_stream_family(emu_client: DeepInfraClient) -> None:
+    whole = emu_client.completions.create(prompt="Tell me", max_tokens=8, n=2)
+    with emu_client.completions.create(prompt="Tell me", max_tokens=8, n=2, stream=True) as stream:
         assert isinstance(stream, CompletionStream) and isinstance(stream, ChatStream)
         chunks = list(stream)
     assert all(isinstance(c, Completion) for c in chunks)
@@ -68,18 +53,18 @@ def test_a_stream_is_the_chat_stream_family(client: DeepInfraClient) -> None:
     assert [c.text for c in assembled.choices] == [c.text for c in whole.choices]
     assert "CompletionStream" in repr(stream)
     # The meter counted the stream once, from the usage on its last chunk.
-    assert client.usage.by_model()[MODEL].requests == 2
+    assert emu_client.usage.by_model()[MODEL].requests == 2
 
 
-def test_iter_text(client: DeepInfraClient) -> None:
-    with client.completions.create(prompt="Tell me", max_tokens=5, stream=True) as stream:
+def test_iter_text(emu_client: DeepInfraClient) -> None:
+    with emu_client.completions.create(prompt="Tell me", max_tokens=5, stream=True) as stream:
         pieces = list(stream.iter_text())
     assert len(pieces) == 5 and "".join(pieces) == stream.text
 
 
-def test_a_broken_stream_keeps_the_partial_text(client: DeepInfraClient, emu: Emulator) -> None:
+def test_a_broken_stream_keeps_the_partial_text(emu_client: DeepInfraClient, emu: Emulator) -> None:
     emu.inject(Fault(drop="after_events", after_events=3), route=PATH)
-    stream = client.completions.create(prompt="Tell me", max_tokens=8, stream=True)
+    stream = emu_client.completions.create(prompt="Tell me", max_tokens=8, stream=True)
     received = []
     with pytest.raises(APIConnectionError) as caught, stream:
         for chunk in stream:
@@ -88,14 +73,14 @@ def test_a_broken_stream_keeps_the_partial_text(client: DeepInfraClient, emu: Em
     assert len(received) == 3
 
 
-def test_unknown_option_names_the_close_one(client: DeepInfraClient) -> None:
+def test_unknown_option_names_the_close_one(emu_client: DeepInfraClient) -> None:
     with pytest.raises(ArgumentTypeError, match="did you mean 'max_tokens'"):
-        client.completions.create(prompt="x", max_token=3)  # type: ignore[call-arg]
+        emu_client.completions.create(prompt="x", max_token=3)  # type: ignore[call-arg]
 
 
 @pytest.mark.anyio
-async def test_async_completions(emu: Emulator, client: DeepInfraClient) -> None:
-    whole = client.completions.create(prompt="Async prompt", max_tokens=7)
+async def test_async_completions(emu: Emulator, emu_client: DeepInfraClient) -> None:
+    whole = emu_client.completions.create(prompt="Async prompt", max_tokens=7)
     async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as aclient:
         same = await aclient.completions.create(prompt="Async prompt", max_tokens=7)
         assert isinstance(same, Completion) and same.text == whole.text

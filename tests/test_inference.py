@@ -3,10 +3,6 @@ schemas and OpenAI-shaped list, against the emulator."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,7 @@ from deepinfra_sdk import (
 )
 from deepinfra_sdk.emulator import Emulator
 from deepinfra_sdk.emulator._audio import encode_speech
-from tests._servers import raw_server
+from tests._servers import raw_server, webhook_receiver
 
 CLASSIFIER = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 RERANKER = "BAAI/bge-reranker-v2-m3"
@@ -36,26 +32,13 @@ QUERY = "What is the capital of France?"
 DOCS = ["Berlin is the capital of Germany.", "Paris is the capital of France.", "Cats sleep."]
 
 
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        yield server
-    assert server.handler_errors == []
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
-        yield c
-
-
 # -- inference.run --------------------------------------------------------------------------
 
 
 def test_run_sends_json_and_returns_the_whole_answer(
-    client: DeepInfraClient, emu: Emulator
+    emu_client: DeepInfraClient, emu: Emulator
 ) -> None:
-    result = client.inference.run(CLASSIFIER, {"input": "a great day"})
+    result = emu_client.inference.run(CLASSIFIER, {"input": "a great day"})
     assert isinstance(result, InferenceResult)
     assert result["results"][0] == {"label": "POSITIVE", "score": result["results"][0]["score"]}
     assert "results" in result and result.status == "succeeded"
@@ -64,18 +47,18 @@ def test_run_sends_json_and_returns_the_whole_answer(
     assert emu.requests[-1].path == "/v1/inference/" + CLASSIFIER
     assert emu.requests[-1].json == {"input": "a great day"}
     # Keywords are inputs too, and win over the mapping.
-    again = client.inference.run(CLASSIFIER, {"input": "bad"}, input="a great day")
+    again = emu_client.inference.run(CLASSIFIER, {"input": "bad"}, input="a great day")
     assert again.body["results"] == result.body["results"]
-    assert client.usage.by_model()[CLASSIFIER].requests == 2
-    assert client.usage.by_model()[CLASSIFIER].cost == pytest.approx(2 * result.cost)
+    assert emu_client.usage.by_model()[CLASSIFIER].requests == 2
+    assert emu_client.usage.by_model()[CLASSIFIER].cost == pytest.approx(2 * result.cost)
 
 
 def test_a_file_input_makes_the_request_multipart(
-    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+    emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:
     audio = tmp_path / "words.wav"
     audio.write_bytes(encode_speech("Native speech."))
-    result = client.inference.run(
+    result = emu_client.inference.run(
         "openai/whisper-large-v3", audio=audio, task="transcribe", chunk_level="segment"
     )
     assert result["text"] == "Native speech."
@@ -83,72 +66,58 @@ def test_a_file_input_makes_the_request_multipart(
     form = emu.requests[-1].form
     assert form["fields"] == {"task": "transcribe", "chunk_level": "segment"}
     assert form["files"]["audio"][0]["filename"] == "words.wav"
-    raw = client.inference.run("openai/whisper-large-v3", {"audio": audio.read_bytes()})
+    raw = emu_client.inference.run("openai/whisper-large-v3", {"audio": audio.read_bytes()})
     assert raw["text"] == "Native speech."
 
 
-def test_webhook_answers_queued_at_once(client: DeepInfraClient, emu: Emulator) -> None:
-    arrived = threading.Event()
-    delivered: list[Any] = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            delivered.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-            arrived.set()
-
-    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.handle_request, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{hook.server_port}/hook"
-        queued = client.inference.run(CLASSIFIER, input="good", webhook=url)
+def test_webhook_answers_queued_at_once(emu_client: DeepInfraClient, emu: Emulator) -> None:
+    with webhook_receiver() as (url, delivered, arrived):
+        queued = emu_client.inference.run(CLASSIFIER, input="good", webhook=url)
         assert queued.status == "queued" and queued.cost == 0
         assert emu.requests[-1].json == {"input": "good", "webhook": url}
         assert arrived.wait(10)
-    finally:
-        hook.server_close()
     assert delivered[0]["request_id"] == queued.request_id
     assert delivered[0]["results"]["results"][0]["label"] == "POSITIVE"
 
 
-def test_a_deployment_goes_to_its_route(client: DeepInfraClient, emu: Emulator) -> None:
-    result = client.inference.run("deploy_id:d-emulator-classifier", input="good")
+def test_a_deployment_goes_to_its_route(emu_client: DeepInfraClient, emu: Emulator) -> None:
+    result = emu_client.inference.run("deploy_id:d-emulator-classifier", input="good")
     assert result["results"][0]["label"] == "POSITIVE"
     assert emu.requests[-1].path == "/v1/inference/deploy/d-emulator-classifier"
     with pytest.raises(ArgumentValueError, match="deploy_id:"):
-        client.inference.run("deploy_id:../x", input="good")
+        emu_client.inference.run("deploy_id:../x", input="good")
     with pytest.raises(NotFoundError):
-        client.inference.run("deploy_id:nope", input="good")
+        emu_client.inference.run("deploy_id:nope", input="good")
 
 
 def test_image_generation_goes_through_the_same_native_path(
-    client: DeepInfraClient, emu: Emulator
+    emu_client: DeepInfraClient, emu: Emulator
 ) -> None:
-    image = client.images.generate("a lighthouse", model="deploy_id:d-emulator-images", seed=3)
+    image = emu_client.images.generate("a lighthouse", model="deploy_id:d-emulator-images", seed=3)
     assert isinstance(image, ImageResponse) and len(image.images) == 1
     assert emu.requests[-1].path == "/v1/inference/deploy/d-emulator-images"
-    same = client.inference.run("black-forest-labs/FLUX-1-schnell", prompt="a lighthouse", seed=3)
+    same = emu_client.inference.run(
+        "black-forest-labs/FLUX-1-schnell", prompt="a lighthouse", seed=3
+    )
     assert same["images"] == image.images
 
 
-def test_bad_inputs_and_server_refusals(client: DeepInfraClient) -> None:
+def test_bad_inputs_and_server_refusals(emu_client: DeepInfraClient) -> None:
     with pytest.raises(ArgumentTypeError, match="inputs must be a mapping"):
-        client.inference.run(CLASSIFIER, ["input"])  # type: ignore[arg-type]
+        emu_client.inference.run(CLASSIFIER, ["input"])  # type: ignore[arg-type]
     with pytest.raises(ArgumentValueError, match="invalid model name"):
-        client.inference.run("no slash", input="x")
+        emu_client.inference.run("no slash", input="x")
     with pytest.raises(UnprocessableEntityError):
-        client.inference.run(CLASSIFIER, input=3)
+        emu_client.inference.run(CLASSIFIER, input=3)
 
 
 # -- rerank ---------------------------------------------------------------------------------
 
 
-def test_rerank_sorts_best_first_and_keeps_top_n(client: DeepInfraClient, emu: Emulator) -> None:
-    result = client.rerank.create(model=RERANKER, query=QUERY, documents=DOCS)
+def test_rerank_sorts_best_first_and_keeps_top_n(
+    emu_client: DeepInfraClient, emu: Emulator
+) -> None:
+    result = emu_client.rerank.create(model=RERANKER, query=QUERY, documents=DOCS)
     assert isinstance(result, RerankResponse)
     assert [r.index for r in result.results] == [1, 0, 2]
     assert result.results[0].document == DOCS[1]
@@ -158,18 +127,18 @@ def test_rerank_sorts_best_first_and_keeps_top_n(client: DeepInfraClient, emu: E
     assert emu.requests[-1].json == {"queries": [QUERY] * 3, "documents": DOCS}
     assert result.request_id and result.input_tokens
     assert result.inference_status is not None and result.inference_status.cost
-    top = client.rerank.create(model=RERANKER, query=QUERY, documents=DOCS, top_n=1)
+    top = emu_client.rerank.create(model=RERANKER, query=QUERY, documents=DOCS, top_n=1)
     assert [r.index for r in top.results] == [1] and len(top.scores) == 3
-    assert client.usage.by_model()[RERANKER].requests == 2
+    assert emu_client.usage.by_model()[RERANKER].requests == 2
 
 
-def test_rerank_refuses_bad_arguments(client: DeepInfraClient, emu: Emulator) -> None:
+def test_rerank_refuses_bad_arguments(emu_client: DeepInfraClient, emu: Emulator) -> None:
     with pytest.raises(ArgumentTypeError, match="list of strings"):
-        client.rerank.create(query=QUERY, documents="one string")
+        emu_client.rerank.create(query=QUERY, documents="one string")
     with pytest.raises(ArgumentValueError, match="top_n"):
-        client.rerank.create(query=QUERY, documents=DOCS, top_n=0)
+        emu_client.rerank.create(query=QUERY, documents=DOCS, top_n=0)
     with pytest.raises(ArgumentTypeError, match="did you mean 'top_n'"):
-        client.rerank.create(query=QUERY, documents=DOCS, topn=1)  # type: ignore[call-arg]
+        emu_client.rerank.create(query=QUERY, documents=DOCS, topn=1)  # type: ignore[call-arg]
     assert emu.request_count("/v1/inference") == 0
 
 
@@ -186,21 +155,21 @@ def test_rerank_with_the_wrong_number_of_scores_is_a_validation_error() -> None:
 # -- models.schema and list_openai ----------------------------------------------------------
 
 
-def test_schema_says_what_a_model_takes(client: DeepInfraClient) -> None:
-    schema = client.models.schema("openai/whisper-large-v3")
+def test_schema_says_what_a_model_takes(emu_client: DeepInfraClient) -> None:
+    schema = emu_client.models.schema("openai/whisper-large-v3")
     assert isinstance(schema, ModelSchema)
     assert schema.variant["key"] == "default"
     assert "audio" in schema.fields_in and "audio" in schema.schema_in["properties"]
-    chat = client.models.schema("meta-llama/Llama-3.3-70B-Instruct-Turbo", "openai-completions")
+    chat = emu_client.models.schema("meta-llama/Llama-3.3-70B-Instruct-Turbo", "openai-completions")
     assert chat.variant["key"] == "openai-completions"
     with pytest.raises(NotFoundError, match="openai-chat-completions"):
-        client.models.schema("meta-llama/Llama-3.3-70B-Instruct-Turbo", "openai-tts")
+        emu_client.models.schema("meta-llama/Llama-3.3-70B-Instruct-Turbo", "openai-tts")
     with pytest.raises(ArgumentValueError):
-        client.models.schema("openai/whisper-large-v3", "../x")
+        emu_client.models.schema("openai/whisper-large-v3", "../x")
 
 
-def test_list_openai(client: DeepInfraClient) -> None:
-    models = client.models.list_openai()
+def test_list_openai(emu_client: DeepInfraClient) -> None:
+    models = emu_client.models.list_openai()
     assert models and all(isinstance(m, OpenAIModel) for m in models)
     ids = [m.id for m in models]
     assert "meta-llama/Llama-3.3-70B-Instruct-Turbo" in ids
@@ -214,16 +183,18 @@ def test_list_openai(client: DeepInfraClient) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_inference_rerank_and_models(emu: Emulator, client: DeepInfraClient) -> None:
+async def test_async_inference_rerank_and_models(
+    emu: Emulator, emu_client: DeepInfraClient
+) -> None:
     async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as aclient:
         result = await aclient.inference.run(CLASSIFIER, input="a great day")
         assert (
             result.body["results"]
-            == client.inference.run(CLASSIFIER, input="a great day")["results"]
+            == emu_client.inference.run(CLASSIFIER, input="a great day")["results"]
         )
         ranked = await aclient.rerank.create(model=RERANKER, query=QUERY, documents=DOCS)
         assert [r.index for r in ranked.results] == [1, 0, 2]
         schema = await aclient.models.schema(RERANKER)
         assert "queries" in schema.fields_in
         listed = await aclient.models.list_openai()
-        assert [m.id for m in listed] == [m.id for m in client.models.list_openai()]
+        assert [m.id for m in listed] == [m.id for m in emu_client.models.list_openai()]

@@ -13,11 +13,10 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 from ._catalogue import usable_model
 from ._chat import _apply_stops, _stops
-from ._errors import validation_error
 from ._ids import new_id
 from ._sse import DONE
 from ._text import answer_tokens_for, count_tokens, seed_of
-from ._validate import optional_int, optional_number
+from ._validate import optional_int, optional_number, required_str
 
 __all__ = ["plan_completion"]
 
@@ -25,11 +24,7 @@ _MAX_N = 4
 
 
 def _choices(body: Dict[str, Any], model: str, answer_tokens: int) -> List[Tuple[List[str], str]]:
-    prompt = body.get("prompt")
-    if prompt is None:
-        raise validation_error(["body", "prompt"])
-    if not isinstance(prompt, str):
-        raise validation_error(["body", "prompt"], "str type expected", "type_error.str")
+    prompt = required_str(body, "prompt")
     max_tokens = optional_int(body, "max_tokens", low=1)
     n = optional_int(body, "n", low=1, high=_MAX_N) or 1
     optional_number(body, "temperature", low=0, high=2)

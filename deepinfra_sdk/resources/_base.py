@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from .._exceptions import APIResponseValidationError
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from ..client import DeepInfraClient
     from ..types import _JsonMixin
 
-__all__ = ["Resource", "decode_result", "stamp_request_id"]
+__all__ = ["Resource", "decode_result", "post_generation", "stamp_request_id"]
 
 T = TypeVar("T", bound="_JsonMixin")
 
@@ -80,3 +81,28 @@ def decode_result(
         err.response = err.response or response.response
         raise
     return stamp_request_id(result, response)
+
+
+def post_generation(
+    client: DeepInfraClient,
+    path: str,
+    payload: dict[str, Any],
+    *,
+    model: str,
+    stream: bool,
+    stream_class: Any,
+    result_class: builtins.type[T],
+    what: str,
+    options: Mapping[str, Any],
+) -> Any:
+    """POST a chat or text completion: with ``stream`` the opened ``stream_class`` (an
+    event stream, checked), else the answer decoded as ``result_class``; both counted in
+    the client's usage meter (a stream when its usage arrives)."""
+    if stream:
+        payload["stream"] = True
+        response = client._send("POST", path, payload, model=model, stream=True, **options)
+        return stream_class.opened(response, model=model, meter=client.usage)
+    response = client._send("POST", path, payload, model=model, **options)
+    result = decode_result(response, result_class, what=what, require=("choices", list))
+    client.usage._record_usage(model, getattr(result, "usage", None))
+    return result

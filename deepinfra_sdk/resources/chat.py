@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union, cast, overload
 
 from .. import _constants as C
 from .._config import TimeoutTypes
@@ -11,7 +11,7 @@ from .._exceptions import ArgumentValueError
 from .._streaming import ChatStream
 from .._validation import check_messages, check_model_name, without_none
 from ..types import ChatCompletion
-from ._base import Resource, decode_result
+from ._base import Resource, post_generation
 
 if TYPE_CHECKING:
     from .._batch import BatchResult, ProgressOption
@@ -144,16 +144,20 @@ class Completions(Resource):
             "extra_headers": extra_headers,
             "max_retries": max_retries,
         }
-        if stream:
-            payload["stream"] = True
-            response = client._send("POST", _PATH, payload, model=model, stream=True, **options)
-            return ChatStream.opened(response, model=model, meter=client.usage)
-        response = client._send("POST", _PATH, payload, model=model, **options)
-        completion = decode_result(
-            response, ChatCompletion, what="the chat completion", require=("choices", list)
+        return cast(
+            Union[ChatCompletion, ChatStream],
+            post_generation(
+                client,
+                _PATH,
+                payload,
+                model=model,
+                stream=stream,
+                stream_class=ChatStream,
+                result_class=ChatCompletion,
+                what="the chat completion",
+                options=options,
+            ),
         )
-        client.usage._record_usage(model, completion.usage)
-        return completion
 
     def batch(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 from .. import _constants as C
 from .._config import TimeoutTypes
@@ -11,7 +11,7 @@ from .._keywords import strict_keywords
 from .._streaming import ChatStream, _Choice, _index
 from .._validation import check_model_name, without_none
 from ..types import Completion, CompletionChoice
-from ._base import Resource, decode_result
+from ._base import Resource, post_generation
 
 __all__ = ["CompletionStream", "TextCompletions"]
 
@@ -120,13 +120,17 @@ class TextCompletions(Resource):
             "extra_headers": extra_headers,
             "max_retries": max_retries,
         }
-        if stream:
-            payload["stream"] = True
-            response = client._send("POST", _PATH, payload, model=model, stream=True, **options)
-            return CompletionStream.opened(response, model=model, meter=client.usage)
-        response = client._send("POST", _PATH, payload, model=model, **options)
-        result = decode_result(
-            response, Completion, what="the completion", require=("choices", list)
+        return cast(
+            Union[Completion, CompletionStream],
+            post_generation(
+                client,
+                _PATH,
+                payload,
+                model=model,
+                stream=stream,
+                stream_class=CompletionStream,
+                result_class=Completion,
+                what="the completion",
+                options=options,
+            ),
         )
-        client.usage._record_usage(model, result.usage)
-        return result

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
-from typing import Any
-
 import pytest
 import requests
 
 from deepinfra_sdk.emulator import Emulator
+from tests._servers import webhook_receiver
 
 RERANK = "/v1/inference/BAAI/bge-reranker-v2-m3"
 CLASSIFY = "/v1/inference/distilbert/distilbert-base-uncased-finetuned-sst-2-english"
@@ -57,31 +53,12 @@ def test_a_deployment_reaches_its_model(emulator: Emulator, session: requests.Se
 def test_a_webhook_call_is_queued_then_delivered(
     emulator: Emulator, session: requests.Session
 ) -> None:
-    delivered: list[Any] = []
-    arrived = threading.Event()
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            delivered.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            arrived.set()
-
-    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.handle_request, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{hook.server_port}/done"
+    with webhook_receiver() as (url, delivered, arrived):
         r = session.post(emulator.url + CLASSIFY, json={"input": "good", "webhook": url})
         queued = r.json()
         assert queued["inference_status"]["status"] == "queued"
         assert "results" not in queued
         assert arrived.wait(10)
-    finally:
-        hook.server_close()
     (event,) = delivered
     assert event["request_id"] == queued["request_id"]
     assert event["inference_status"]["status"] == "succeeded"
