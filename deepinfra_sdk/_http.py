@@ -20,6 +20,7 @@ import platform
 import random
 import re
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -403,7 +404,7 @@ class HTTPResponse:
         path: str,
         read_timeout: float,
         deadline: Optional[float],
-        max_bytes: int = C.DEFAULT_MAX_RESPONSE_BYTES,
+        max_bytes: Optional[int] = C.DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._resp = resp
         self._raw = resp.raw
@@ -509,7 +510,8 @@ class HTTPResponse:
         read = self._reader()
         deadline = self._deadline
         sock = self._socket() if deadline is not None else None
-        left = self._max_bytes
+        # No limit (None): a body the caller streams to disk, never held in memory.
+        left = self._max_bytes if self._max_bytes is not None else sys.maxsize
         try:
             while True:
                 if deadline is not None:
@@ -660,7 +662,7 @@ class HTTPResponse:
 
     def _too_large(self) -> APIResponseTooLargeError:
         return too_large(
-            f"{self.method} {self.path}", self._max_bytes, self.status_code, self.request_id
+            f"{self.method} {self.path}", self._max_bytes or 0, self.status_code, self.request_id
         )
 
     def _deadline_error(self) -> APITimeoutError:
@@ -971,11 +973,14 @@ class HTTPTransport:
         timeout: Optional[Timeout] = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
+        bounded: bool = True,
     ) -> HTTPResponse:
         """Send one request (retrying only where wire.md allows) and return its response.
 
         ``timeout``, ``extra_headers`` (a ``None`` value drops that header) and
         ``max_retries`` override the client's settings for this call only.
+        ``bounded=False`` lifts ``max_response_bytes`` for a body the caller streams to
+        disk (a file download), never holding it whole in memory.
 
         Raises the typed error for any 3xx/4xx/5xx status, connection failure or timeout.
         For ``stream=True`` the body is left unread: iterate ``iter_bytes()`` and
@@ -1077,7 +1082,7 @@ class HTTPTransport:
                         path=path,
                         read_timeout=timeout.read,
                         deadline=deadline,
-                        max_bytes=config.max_response_bytes,
+                        max_bytes=config.max_response_bytes if bounded else None,
                     )
                     self._check_length(response)
                     if stream or not is_get:
@@ -1168,7 +1173,8 @@ class HTTPTransport:
     def _check_length(response: HTTPResponse) -> None:
         """Refuse at once a body announced larger than ``max_response_bytes``."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > response._max_bytes:
+        limit = response._max_bytes
+        if limit is not None and declared.isdigit() and int(declared) > limit:
             response.close()
             raise response._too_large()
 

@@ -239,4 +239,6 @@ class Files(Resource):
     def content(self, file_id: str) -> FileContent:
         """A file's bytes, streamed: ``.save(path)`` or ``for line in .iter_lines()``."""
         path = f"{_PATH}/{_object_id(file_id, 'file_id')}/content"
-        return FileContent(self._transport.request("GET", path, stream=True))
+        # Streamed to the caller (or a file) piece by piece: max_response_bytes, a bound on
+        # what is held in memory, does not apply.
+        return FileContent(self._transport.request("GET", path, stream=True, bounded=False))

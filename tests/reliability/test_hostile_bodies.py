@@ -266,3 +266,31 @@ def test_the_request_limit_counts_encoded_bytes(
         # Under the limit in bytes, it goes.
         api.call("chat.completions.create", model=MODEL, messages=MESSAGES)
         assert server.count() == 1
+
+
+def test_a_file_download_is_not_bounded_by_max_response_bytes(
+    make_api: Callable[..., Api], tmp_path: Any
+) -> None:
+    # Streamed to disk, never whole in memory: the in-memory cap does not apply.
+    content = b'{"id": 1}\n' * (300 * 1024)  # 3 MiB
+
+    def script(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(head("200 OK", "Content-Type: application/jsonl", length=len(content)))
+        conn.sendall(content)
+
+    with hostile_server(script) as server:
+        api = make_api(base_url=server.url, max_response_bytes=MiB)
+        if api.aclient is None:
+            saved = api.client.files.content("file-abc").save(tmp_path / "out.jsonl")
+            assert saved.read_bytes() == content
+        else:
+            import anyio
+
+            async def main() -> bytes:
+                assert api.aclient is not None
+                got = await api.aclient.files.content("file-abc")
+                path = tmp_path / "out.jsonl"
+                await got.save(path)
+                return path.read_bytes()
+
+            assert anyio.run(main, backend=api.mode) == content
