@@ -159,6 +159,10 @@ def test_content_streams_to_disk_or_line_by_line(client: DeepInfraClient, tmp_pa
     assert [json.loads(line)["custom_id"] for line in lines] == ["r0", "r1", "r2", "r3"]
     saved = client.files.content(uploaded.id).save(tmp_path / "copy.jsonl")
     assert saved.read_bytes() == jsonl(4)
+    # Lines split across the pieces of a chunked body, CRLF endings, no final newline.
+    emu_file = client.files.create(file=b"a\r\n" + b"b" * 200_000 + b"\n\nc")
+    with client.files.content(emu_file.id) as content:
+        assert list(content.iter_lines()) == ["a", "b" * 200_000, "", "c"]
 
 
 def test_a_download_that_breaks_leaves_no_file(

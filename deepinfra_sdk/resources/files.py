@@ -121,14 +121,17 @@ class FileContent:
 
     def iter_lines(self) -> Iterator[str]:
         """The body line by line (UTF-8, without line endings; a JSONL file's records)."""
-        rest = b""
+        line = bytearray()  # grows in place: a long line arriving in pieces stays linear
         for piece in self.iter_bytes():
-            lines = (rest + piece).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
+            start = 0
+            while (end := piece.find(b"\n", start)) >= 0:
+                line += piece[start:end]
                 yield line.rstrip(b"\r").decode("utf-8")
-        if rest:
-            yield rest.rstrip(b"\r").decode("utf-8")
+                line.clear()
+                start = end + 1
+            line += piece[start:]
+        if line:
+            yield line.rstrip(b"\r").decode("utf-8")
 
     def save(self, path: Union[str, os.PathLike[str]]) -> pathlib.Path:
         """Write the body to ``path`` as it arrives (atomically: a broken download leaves
