@@ -313,6 +313,7 @@ class BulkRun:
                 for c in self.state.get("chunks", [])
             ]
             if recorded != described:
+                index.close()
                 raise ArgumentValueError(
                     f"these requests are not the ones {self.path} recorded (run "
                     f"{run_id}: {self.state.get('requests')} requests in {len(recorded)} "
