@@ -89,8 +89,14 @@ class TextCompletions(Resource):
             prompt: the raw prompt.
             model: a text-generation model.
             stream: ``True`` returns a :class:`CompletionStream` of pieces as they come.
-            max_tokens, temperature, top_p, stop, n, seed, echo, logprobs: as for OpenAI
-                (options left ``None`` are not sent).
+            max_tokens: the most tokens to generate.
+            temperature: sampling temperature, 0 to 2.
+            top_p: nucleus sampling, 0 to 1.
+            stop: a string or up to 16 strings that end the text.
+            n: how many alternatives.
+            seed: a seed, for repeatable answers.
+            echo: put the prompt before the text.
+            logprobs: how many log probabilities per token.
             extra_body: other fields (``top_k``, ``repetition_penalty``, ``stop_token_ids``,
                 ...), sent as they are.
             timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
