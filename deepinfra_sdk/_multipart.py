@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Optional, Union, cast
 
-from ._exceptions import UploadError
+from ._exceptions import ArgumentTypeError, UploadError
 
 __all__ = ["CHUNK_SIZE", "FileInput", "MultipartBody", "is_file_input"]
 
@@ -32,11 +32,18 @@ _BYTES = (bytes, bytearray, memoryview)
 
 
 def is_file_input(value: object) -> bool:
-    """Whether ``value`` is something a file part can be made of (not a plain string:
-    callers decide whether a ``str`` is a path)."""
+    """Whether ``value`` is unmistakably a file: bytes, a ``PathLike``, a readable object, or
+    ``(filename, one of those[, content_type])``. A ``str`` never is (the caller decides
+    whether a string is a path), so a tuple of strings stays a plain value."""
     if isinstance(value, (*_BYTES, os.PathLike)) or hasattr(value, "read"):
         return True
-    return isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str)
+    return (
+        isinstance(value, tuple)
+        and len(value) in (2, 3)
+        and isinstance(value[0], str)
+        and not isinstance(value[1], str)
+        and is_file_input(value[1])
+    )
 
 
 def _quote(value: str) -> str:
@@ -84,7 +91,7 @@ class _File:
             self.size = self._data.nbytes
         elif hasattr(value, "read"):
             if isinstance(cast(object, value), io.TextIOBase):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"{field}: the file is open in text mode; open it with open(path, 'rb')"
                 )
             self._fobj = value
@@ -100,7 +107,7 @@ class _File:
             except (OSError, ValueError, AttributeError):
                 self.size = None
         else:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{field} must be a path, bytes or a file opened in binary mode, "
                 f"not {type(value).__name__}"
             )
@@ -146,7 +153,7 @@ class _File:
                 if not chunk:
                     break
                 if not isinstance(chunk, bytes):
-                    raise TypeError(f"{self.filename!r} must be read as bytes, not text")
+                    raise ArgumentTypeError(f"{self.filename!r} must be read as bytes, not text")
                 sent += len(chunk)
                 if self.size is not None and sent > self.size:
                     break

@@ -68,6 +68,9 @@ def test_a_file_input_makes_the_request_multipart(
     assert form["files"]["audio"][0]["filename"] == "words.wav"
     raw = emu_client.inference.run("openai/whisper-large-v3", {"audio": audio.read_bytes()})
     assert raw["text"] == "Native speech."
+    # Text, and a tuple of strings, are values: the request stays JSON.
+    emu_client.inference.run(CLASSIFIER, input=str(audio), candidate_labels=("dog", "cat"))
+    assert emu.requests[-1].json == {"input": str(audio), "candidate_labels": ["dog", "cat"]}
 
 
 def test_webhook_answers_queued_at_once(emu_client: DeepInfraClient, emu: Emulator) -> None:

@@ -231,7 +231,9 @@ def test_bad_sources_are_refused_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="binary mode"):
         MultipartBody(files={"file": 12})  # type: ignore[dict-item]
     assert is_file_input(b"x") and is_file_input(tmp_path) and is_file_input(("a.wav", b""))
+    assert is_file_input(("a.wav", tmp_path, "audio/wav"))
     assert not is_file_input("a string") and not is_file_input(3)
+    assert not is_file_input(("dog", "cat"))  # a tuple of labels is a value, not a file
 
 
 def test_names_with_quotes_and_newlines_are_escaped() -> None:
@@ -298,6 +300,24 @@ def test_a_50_mb_upload_streams_from_disk(
     assert up.headers[0]["Content-Length"] == str(expected)
     # Client and server together held a few chunks at a time, not the 50 MB file.
     assert peak < 8 * (1 << 20), f"peak {peak / (1 << 20):.1f} MB"
+
+
+def test_an_upload_through_a_session_of_your_own(
+    tmp_path: Path, upstream: tuple[_Upstream, DeepInfraClient]
+) -> None:
+    import requests
+
+    up, own = upstream
+    path = tmp_path / "a.bin"
+    path.write_bytes(os.urandom(3 * CHUNK_SIZE + 1))
+    # A session passed in goes through requests' own preparation, not the fast path.
+    with (
+        requests.Session() as session,
+        DeepInfraClient(api_key="k", base_url=own.base_url, session=session) as client,
+    ):
+        answer = _post(client, MultipartBody({"a": "1"}, {"f": path}))
+    assert answer["files"]["f"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert up.headers[0]["Content-Length"] == str(MultipartBody({"a": "1"}, {"f": path}).length)
 
 
 def test_an_unknown_length_upload_goes_chunked(
