@@ -1276,15 +1276,24 @@ class AudioResponse:
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> "pathlib.Path":
         """Write the audio to ``path`` atomically and return the path written; a path
-        without a suffix gets one from the media type (``.wav``, ``.mp3``...), and an
-        existing directory receives ``speech<suffix>``."""
+        without a suffix gets one from the media type (``.wav``, ``.mp3``...), an existing
+        directory receives ``speech<suffix>``, and a suffix naming another audio format
+        raises :class:`~deepinfra_sdk.ArgumentValueError` (the SDK converts no formats)."""
         import pathlib
 
         target = pathlib.Path(path)
         if target.is_dir():
             target = target / "speech"
+        kind = self.media_type
         if not target.suffix:
-            target = target.with_name(target.name + _AUDIO_SUFFIXES.get(self.media_type, ".bin"))
+            target = target.with_name(target.name + _AUDIO_SUFFIXES.get(kind, ".bin"))
+        named = next((t for t, x in _AUDIO_SUFFIXES.items() if x == target.suffix.lower()), None)
+        if named not in (None, kind) and kind in _AUDIO_SUFFIXES:
+            # The bytes are written as they came: a suffix naming another format would lie.
+            raise ArgumentValueError(
+                f"cannot save {kind} audio to {target.name!r}, whose suffix names {named}: "
+                f"use {_AUDIO_SUFFIXES[kind]!r}, or ask for that format with response_format"
+            )
         atomic_write(target, self.content)
         return target
 

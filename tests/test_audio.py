@@ -201,6 +201,9 @@ def test_speech_is_audio_with_a_sniffed_type(
     saved = audio.save(tmp_path / "hello")
     assert saved == tmp_path / "hello.wav" and saved.read_bytes() == audio.content
     assert audio.save(tmp_path) == tmp_path / "speech.wav"
+    with pytest.raises(ArgumentValueError, match=r"use '\.wav'"):
+        audio.save(tmp_path / "hello.mp3")
+    assert not (tmp_path / "hello.mp3").exists()
     html = audio._repr_html_()
     assert html is not None and html.startswith('<audio controls src="data:audio/wav;base64,')
     assert "KB" in repr(audio) and "base64" not in repr(audio)
