@@ -1057,9 +1057,8 @@ class HTTPTransport:
                 ) from _scrubbed(exc)
             except (requests.exceptions.RequestException, OSError) as exc:
                 error: APIError = _translate(exc, f"{method} {path}", url)
-                if (watched is not None and watched.fired) or (
-                    isinstance(error, APITimeoutError) and _passed(deadline)
-                ):
+                fired = watched is not None and watched.fired
+                if fired or (isinstance(error, APITimeoutError) and _passed(deadline)):
                     error = _total_timeout(method, path, timeout.total)
                 # A POST that may have reached the server could already be billed.
                 retryable = _is_connect_phase(exc) or (
@@ -1068,7 +1067,7 @@ class HTTPTransport:
                 cause: BaseException = _scrubbed(exc)
                 if upload is not None and upload.sent:
                     retryable = False  # the server may hold part of it: never send it twice
-                    if upload.length is None or upload.sent < upload.length:
+                    if not fired and (upload.length is None or upload.sent < upload.length):
                         error = _broken_upload(method, path, upload, exc)
                 self._clean(error, exc)
                 self._log_failure(method, path, started, error)

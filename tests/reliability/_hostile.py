@@ -48,9 +48,12 @@ def peak_memory() -> Iterator[list[int]]:
 
 
 @contextlib.contextmanager
-def hostile_server(script: Script, *, tls: Optional[ssl.SSLContext] = None) -> Iterator[Hostile]:
+def hostile_server(
+    script: Script, *, tls: Optional[ssl.SSLContext] = None, read: bool = True
+) -> Iterator[Hostile]:
     """Serve every connection: read one request, record its head, run ``script(conn,
-    head)`` (an OSError it meets, such as the client leaving, ends it quietly), close."""
+    head)`` (an OSError it meets, such as the client leaving, ends it quietly), close.
+    ``read=False``: run the script at once, reading nothing (a server that never reads)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -63,8 +66,8 @@ def hostile_server(script: Script, *, tls: Optional[ssl.SSLContext] = None) -> I
         try:
             if tls is not None:
                 conn = tls.wrap_socket(conn, server_side=True)
-            request = read_request(conn)
-            if not request:
+            request = read_request(conn) if read else b""
+            if read and not request:
                 return
             server.heads.append(request.partition(b"\r\n\r\n")[0])
             script(conn, request)

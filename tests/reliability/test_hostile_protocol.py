@@ -146,3 +146,27 @@ def test_a_redirect_from_https_to_http_is_not_followed(
             assert server.count() == 1
         assert insecure.count() == 0
     assert info.value.status_code == 302
+
+
+def test_the_total_deadline_covers_an_upload_the_server_never_reads(
+    make_api: Callable[..., Api], tmp_path: Any
+) -> None:
+    # 32 MiB the server never reads: the send blocks once the socket buffers are full.
+    data = tmp_path / "input.jsonl"
+    padding = "x" * 1000
+    line = (
+        '{"custom_id": "r", "method": "POST", "url": "/v1/chat/completions", '
+        f'"body": {{"pad": "{padding}"}}}}\n'
+    ).encode()
+    data.write_bytes(line * 30_000)  # 30 MB, under the 50,000-line and 200 MB limits
+
+    def script(conn: socket.socket, request: bytes) -> None:
+        time.sleep(2)
+
+    with hostile_server(script, read=False) as server:
+        api = make_api(base_url=server.url, timeout=Timeout(connect=1, read=30, total=0.5))
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="total timeout"):
+            api.call("files.create", file=data)
+        assert time.monotonic() - started < 1.5
+        assert server.count() == 1  # not sent twice
