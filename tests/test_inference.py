@@ -73,6 +73,19 @@ def test_a_file_input_makes_the_request_multipart(
     assert emu.requests[-1].json == {"input": str(audio), "candidate_labels": ["dog", "cat"]}
 
 
+def test_native_speech_comes_back_as_a_data_uri(emu_client: DeepInfraClient) -> None:
+    from deepinfra_sdk._images import decode_data_uri
+
+    spoken = emu_client.inference.run(
+        "hexgrad/Kokoro-82M", text="Native voice.", preset_voice=["af_bella"]
+    )
+    assert spoken["audio"].startswith("data:audio/wav;base64,")
+    audio = decode_data_uri(spoken["audio"])
+    heard = emu_client.inference.run("openai/whisper-large-v3", audio=("voice.wav", audio))
+    assert heard["text"] == "Native voice."
+    assert spoken.cost is not None and spoken.cost > 0
+
+
 def test_webhook_answers_queued_at_once(emu_client: DeepInfraClient, emu: Emulator) -> None:
     with webhook_receiver() as (url, delivered, arrived):
         queued = emu_client.inference.run(CLASSIFIER, input="good", webhook=url)

@@ -1,6 +1,7 @@
 """Audio without weights: speech as real WAV files, and transcription of them.
 
-Speech (``POST /v1/openai/audio/speech``) is a tone sequence: each UTF-8 byte of the text
+Speech (``POST /v1/openai/audio/speech``; natively, ``{"text": ...}`` answered with a
+``data:`` URI) is a tone sequence: each UTF-8 byte of the text
 becomes a short sine tone whose pitch encodes the byte (``speed`` shortens the tones), in a
 16-bit mono WAV at 24 kHz (or the same samples as raw ``pcm``). The standard library has no
 MP3, Opus or FLAC encoder, so those formats are a clear 400.
@@ -13,6 +14,7 @@ are sentences and words are words, timed by where their bytes sit in the audio.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import struct
@@ -28,6 +30,7 @@ __all__ = [
     "decode_speech",
     "encode_speech",
     "native_asr",
+    "native_tts",
     "speech",
     "transcription",
 ]
@@ -301,6 +304,35 @@ def native_asr(entry: Dict[str, Any], form: Form, request_id: str) -> Dict[str, 
             "status": "succeeded",
             "runtime_ms": max(1, round(duration * 50)),
             "cost": round(cost, 10),
+            "tokens_generated": 0,
+            "tokens_input": 0,
+        },
+    }
+
+
+def native_tts(entry: Dict[str, Any], body: Dict[str, Any], request_id: str) -> Dict[str, Any]:
+    """The answer of a text-to-speech model to ``POST /v1/inference/{model}``
+    (``{"text", "preset_voice", "output_format", "speed"}``): the audio as a ``data:`` URI."""
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise native_error(422, "text must be a non-empty string")
+    fmt = body.get("output_format") or "wav"
+    if fmt not in ("wav", "pcm"):
+        raise native_error(
+            422, f"the emulator cannot encode {fmt!r} (the standard library has no encoder)"
+        )
+    speed = body.get("speed") or 1.0
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4:
+        raise native_error(422, "speed must be a number between 0.25 and 4")
+    audio = base64.b64encode(encode_speech(text, speed=float(speed), fmt=fmt)).decode("ascii")
+    cents = float((entry.get("pricing") or {}).get("cents_per_input_chars", 0)) * len(text)
+    return {
+        "audio": f"data:audio/{fmt};base64,{audio}",
+        "request_id": request_id,
+        "inference_status": {
+            "status": "succeeded",
+            "runtime_ms": 1 + len(text),
+            "cost": round(cents / 100, 12),
             "tokens_generated": 0,
             "tokens_input": 0,
         },

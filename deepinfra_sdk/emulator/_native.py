@@ -14,7 +14,7 @@ import threading
 import urllib.request
 from typing import Any, Callable, Dict, Optional
 
-from ._audio import native_asr
+from ._audio import native_asr, native_tts
 from ._catalogue import find_model
 from ._errors import native_error
 from ._multipart import Form
@@ -32,6 +32,7 @@ DEPLOYMENTS = {
 _JSON_BY_TYPE: Dict[str, Callable[[Dict[str, Any], Dict[str, Any], str], Dict[str, Any]]] = {
     "reranker": rerank,
     "text-classification": classify,
+    "text-to-speech": native_tts,
 }
 
 
@@ -46,8 +47,8 @@ def deployed_model(deploy_id: str) -> str:
 def native_answer(
     name: str, body: Any, form: Optional[Form], request_id: str
 ) -> Optional[Dict[str, Any]]:
-    """The answer of a speech recognition, reranking or classification model; None for
-    models of other types (the caller serves those)."""
+    """The answer of a speech recognition, speech, reranking or classification model;
+    None for models of other types (the caller serves those)."""
     entry = find_model(name)
     if entry is None or entry.get("deprecated"):
         return None

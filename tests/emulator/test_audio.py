@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import wave
 
@@ -133,3 +134,15 @@ def test_native_speech_recognition(emulator: Emulator, session: requests.Session
     assert body["inference_status"]["cost"] == pytest.approx(0.0075 * 0.72 / 100)
     json_body = session.post(emulator.url + "/v1/inference/" + ASR, json={"audio": "x"})
     assert json_body.status_code == 400
+
+
+def test_native_speech_is_a_data_uri(emulator: Emulator, session: requests.Session) -> None:
+    url = emulator.url + "/v1/inference/" + TTS
+    r = session.post(url, json={"text": "Natively.", "preset_voice": ["af_bella"]})
+    body = r.json()
+    assert body["audio"].startswith("data:audio/wav;base64,")
+    decoded = decode_speech(base64.b64decode(body["audio"].split(",", 1)[1]))
+    assert decoded is not None and decoded[0] == "Natively."
+    assert body["inference_status"]["cost"] == pytest.approx(0.00008 * 9 / 100)
+    assert session.post(url, json={"text": "x", "output_format": "mp3"}).status_code == 422
+    assert session.post(url, json={"text": ""}).status_code == 422
