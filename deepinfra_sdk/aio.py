@@ -99,6 +99,7 @@ __all__ = ["AsyncChatStream", "AsyncDeepInfraClient", "AsyncFileContent", "Async
 
 R = TypeVar("R")
 S = TypeVar("S")
+W = TypeVar("W")
 
 
 def _dispose(result: Any) -> None:
@@ -456,6 +457,20 @@ def _threaded(
     return call
 
 
+def _threaded_as(
+    method: Callable[Concatenate[S, P], R],
+    wrap: Callable[[R, AsyncDeepInfraClient], W],
+) -> Callable[Concatenate[_AsyncResource[S], P], Coroutine[Any, Any, W]]:
+    """:func:`_threaded` for a method whose result needs an async face (a page to follow
+    with ``async for``, a body to read): ``wrap(result, client)`` gives it."""
+
+    async def call(self: _AsyncResource[S], /, *args: P.args, **kwargs: P.kwargs) -> W:
+        return wrap(await self._owner._call(method, self._sync, *args, **kwargs), self._owner)
+
+    functools.update_wrapper(call, method)
+    return call
+
+
 def _threaded_stream(
     method: Callable[Concatenate[S, P], Any],
 ) -> Callable[Concatenate[_AsyncResource[S], P], Coroutine[Any, Any, Any]]:
@@ -606,26 +621,8 @@ class AsyncFiles(_AsyncResource[Files]):
     retrieve = _threaded(Files.retrieve)
     delete = _threaded(Files.delete)
 
-    @strict_keywords
-    async def list(
-        self,
-        *,
-        purpose: Optional[str] = None,
-        limit: Optional[int] = None,
-        order: Optional[str] = None,
-        after: Optional[str] = None,
-    ) -> AsyncPage[Any]:
-        """A page of files; ``async for`` over it goes on through the following pages."""
-        page = await self._owner._call(
-            Files.list, self._sync, purpose=purpose, limit=limit, order=order, after=after
-        )
-        return AsyncPage(page, self._owner)
-
-    async def content(self, file_id: str) -> AsyncFileContent:
-        """A file's bytes, streamed: ``await .save(path)`` or ``async for line in
-        .iter_lines()``."""
-        content = await self._owner._call(Files.content, self._sync, file_id)
-        return AsyncFileContent(content, self._owner)
+    list = _threaded_as(Files.list, AsyncPage)
+    content = _threaded_as(Files.content, AsyncFileContent)
 
 
 class AsyncBatches(_AsyncResource[Batches]):
@@ -638,14 +635,7 @@ class AsyncBatches(_AsyncResource[Batches]):
     cancel = _threaded(Batches.cancel)
     wait = _threaded(Batches.wait)
 
-    @strict_keywords
-    async def list(
-        self, *, limit: Optional[int] = None, after: Optional[str] = None
-    ) -> AsyncPage[Any]:
-        """A page of batches, newest first; ``async for`` over it goes on through the
-        following pages."""
-        page = await self._owner._call(Batches.list, self._sync, limit=limit, after=after)
-        return AsyncPage(page, self._owner)
+    list = _threaded_as(Batches.list, AsyncPage)
 
     @strict_keywords
     def run(

@@ -192,6 +192,7 @@ class DeepInfraClient:
         max_retries: Optional[int] = None,
         upload: Optional[MultipartBody] = None,
         accept: Optional[str] = None,
+        bounded: bool = True,
     ) -> HTTPResponse:
         """Send a request; a model known to be deprecated is warned about (once per client),
         and a 404 naming a deprecated model names its replacement.
@@ -199,8 +200,9 @@ class DeepInfraClient:
         ``timeout``, ``extra_headers`` and ``max_retries`` are a public method's per-call
         options (see :func:`check_call_options`). ``upload`` is a multipart body streamed
         from its files (instead of ``payload``); ``accept`` overrides the ``Accept`` header
-        (an event stream's by default). A body over ``MAX_REQUEST_BYTES`` is refused here,
-        before any connection is made.
+        (an event stream's by default); ``bounded=False`` lifts ``max_response_bytes`` for
+        a body streamed to disk. A body over ``MAX_REQUEST_BYTES`` is refused here, before
+        any connection is made.
         """
         call_timeout = check_call_options(timeout, extra_headers, max_retries)
         if payload is not None:
@@ -219,6 +221,7 @@ class DeepInfraClient:
                 timeout=call_timeout,
                 extra_headers=extra_headers,
                 max_retries=max_retries,
+                bounded=bounded,
             )
         except NotFoundError as err:
             if model:

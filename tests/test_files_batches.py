@@ -13,6 +13,7 @@ import pytest
 
 from deepinfra_sdk import (
     APIConnectionError,
+    APIStatusError,
     ArgumentTypeError,
     ArgumentValueError,
     AsyncDeepInfraClient,
@@ -243,6 +244,35 @@ def test_create_refuses_bad_arguments_before_sending(
     with pytest.raises(error, match=match):
         client.batches.create(**arguments)
     assert emu.request_count(BATCHES) == 0
+
+
+def test_every_method_takes_the_per_call_options(client: DeepInfraClient, emu: Emulator) -> None:
+    options: dict[str, Any] = {"timeout": 30, "extra_headers": {"X-Trace": "t1"}}
+    uploaded = client.files.create(file=jsonl(1), **options)
+    client.files.retrieve(uploaded.id, **options)
+    list(client.files.list(**options))
+    batch = client.batches.create(input_file_id=uploaded.id, **options)
+    client.batches.retrieve(batch.id, **options)
+    list(client.batches.list(**options))
+    done = client.batches.wait(batch.id, poll_interval=0)
+    with client.files.content(done.output_file_id or "", **options) as content:
+        list(content.iter_lines())
+    client.files.delete(uploaded.id, **options)
+    traced = [r.method + " " + r.path.split("?")[0] for r in emu.requests if "x-trace" in r.headers]
+    assert len(traced) == 8
+    # max_retries=0: a 503 is not retried for this call (the client would retry it twice).
+    emu.inject(Fault(status=503), route=BATCHES, times=3)
+    with pytest.raises(APIStatusError):
+        client.batches.retrieve(batch.id, max_retries=0)
+    assert emu.pending_faults == 2
+    emu.clear_faults()
+    emu.batches.freeze()
+    emu.batches.set_phases(in_progress=10)
+    running = client.batches.create(input_file_id=client.files.create(file=jsonl(1)).id)
+    assert client.batches.cancel(running.id, extra_headers={"X-Trace": "t2"}).status in (
+        "cancelling",
+        "cancelled",
+    )
 
 
 # -- async ----------------------------------------------------------------------------------

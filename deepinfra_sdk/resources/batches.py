@@ -17,6 +17,7 @@ from .files import _object_id, _query
 
 if TYPE_CHECKING:
     from .._batch import BatchItem, ProgressOption
+    from .._config import TimeoutTypes
 
 __all__ = ["Batches"]
 
@@ -63,6 +64,9 @@ class Batches(Resource):
         endpoint: str = "/v1/chat/completions",
         completion_window: str = "24h",
         metadata: Optional[Mapping[str, str]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> Batch:
         """Start a batch over an uploaded file (see :meth:`Files.create`).
 
@@ -73,6 +77,11 @@ class Batches(Resource):
             completion_window: ``"24h"``, the only window DeepInfra offers.
             metadata: up to 16 string pairs kept with the batch (keys 64 characters,
                 values 512).
+            timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
+                :class:`~deepinfra_sdk.Timeout`) instead of the client's; every method of
+                ``files`` and ``batches`` takes it, and the two below.
+            extra_headers: headers added to this request (``None`` drops one).
+            max_retries: this call's retry budget instead of the client's.
 
         The POST is never retried once it may have reached the server: a batch is never
         created twice by the SDK.
@@ -94,31 +103,70 @@ class Batches(Resource):
             # DeepInfra's schema marks metadata required: always send an object.
             "metadata": check_metadata(metadata),
         }
-        return decode_result(self._client._send("POST", _PATH, payload), Batch, what="the batch")
-
-    def retrieve(self, batch_id: str) -> Batch:
-        """A batch as it is now."""
-        path = f"{_PATH}/{_object_id(batch_id, 'batch_id')}"
-        return decode_result(self._transport.request("GET", path), Batch, what="the batch")
+        response = self._client._send(
+            "POST",
+            _PATH,
+            payload,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        return decode_result(response, Batch, what="the batch")
 
     @strict_keywords
-    def list(self, *, limit: Optional[int] = None, after: Optional[str] = None) -> Page[Batch]:
+    def retrieve(
+        self,
+        batch_id: str,
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> Batch:
+        """A batch as it is now."""
+        path = f"{_PATH}/{_object_id(batch_id, 'batch_id')}"
+        response = self._client._send(
+            "GET", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+        )
+        return decode_result(response, Batch, what="the batch")
+
+    @strict_keywords
+    def list(
+        self,
+        *,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> Page[Batch]:
         """A page of batches, newest first; iterating the page goes on through the
         following pages."""
 
         def fetch(cursor: Optional[str]) -> Page[Batch]:
             path = _query(_PATH, {"limit": limit, "after": cursor})
-            return Page.from_wire(
-                self._transport.request("GET", path).json(), Batch.from_wire, fetch
-            )
+            data = self._client._send(
+                "GET", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+            ).json()
+            return Page.from_wire(data, Batch.from_wire, fetch)
 
         return fetch(after)
 
-    def cancel(self, batch_id: str) -> Batch:
+    @strict_keywords
+    def cancel(
+        self,
+        batch_id: str,
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> Batch:
         """Ask to stop a batch: it goes ``cancelling``, then ``cancelled`` (what had
         finished is still written to its output file)."""
         path = f"{_PATH}/{_object_id(batch_id, 'batch_id')}/cancel"
-        return decode_result(self._transport.request("POST", path), Batch, what="the batch")
+        response = self._client._send(
+            "POST", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+        )
+        return decode_result(response, Batch, what="the batch")
 
     @strict_keywords
     def wait(

@@ -19,6 +19,7 @@ from ._base import Resource, decode_result
 if TYPE_CHECKING:
     import pathlib
 
+    from .._config import TimeoutTypes
     from .._http import HTTPResponse
     from .._multipart import FileInput
 
@@ -168,6 +169,9 @@ class Files(Resource):
         file: FileInput,
         purpose: str = "batch",
         expires_after_seconds: Optional[int] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> FileObject:
         """Upload a file: a path, bytes, a file opened in binary mode, or a
         ``(filename, source)`` pair.
@@ -181,6 +185,11 @@ class Files(Resource):
             purpose: ``"batch"``, the only purpose DeepInfra takes.
             expires_after_seconds: delete the file this long after its creation
                 (3,600 to 2,592,000 s; DeepInfra keeps it 30 days otherwise).
+            timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
+                :class:`~deepinfra_sdk.Timeout`) instead of the client's; every method of
+                ``files`` and ``batches`` takes it, and the two below.
+            extra_headers: headers added to this request (``None`` drops one).
+            max_retries: this call's retry budget instead of the client's.
         """
         if purpose != "batch":
             raise ArgumentValueError(
@@ -204,13 +213,31 @@ class Files(Resource):
         # Built first: it refuses a missing path or a text-mode file, and reads nothing.
         body = MultipartBody(fields=fields, files={"file": file})
         check_upload_limits(*_measure(file))
-        response = self._transport.request("POST", _PATH, upload=body)
+        response = self._client._send(
+            "POST",
+            _PATH,
+            upload=body,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
         return decode_result(response, FileObject, what="the uploaded file")
 
-    def retrieve(self, file_id: str) -> FileObject:
+    @strict_keywords
+    def retrieve(
+        self,
+        file_id: str,
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> FileObject:
         """A file's description."""
         path = f"{_PATH}/{_object_id(file_id, 'file_id')}"
-        return decode_result(self._transport.request("GET", path), FileObject, what="the file")
+        response = self._client._send(
+            "GET", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+        )
+        return decode_result(response, FileObject, what="the file")
 
     @strict_keywords
     def list(
@@ -220,6 +247,9 @@ class Files(Resource):
         limit: Optional[int] = None,
         order: Optional[str] = None,
         after: Optional[str] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> Page[FileObject]:
         """A page of files (newest first unless ``order="asc"``); iterating the page goes
         on through the following pages."""
@@ -228,20 +258,54 @@ class Files(Resource):
 
         def fetch(cursor: Optional[str]) -> Page[FileObject]:
             query = {"purpose": purpose, "limit": limit, "order": order, "after": cursor}
-            data = self._transport.request("GET", _query(_PATH, query)).json()
+            data = self._client._send(
+                "GET",
+                _query(_PATH, query),
+                timeout=timeout,
+                extra_headers=extra_headers,
+                max_retries=max_retries,
+            ).json()
             return Page.from_wire(data, FileObject.from_wire, fetch)
 
         return fetch(after)
 
-    def delete(self, file_id: str) -> FileDeleted:
+    @strict_keywords
+    def delete(
+        self,
+        file_id: str,
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> FileDeleted:
         """Delete a file; the answer's ``deleted`` says whether it is gone."""
         path = f"{_PATH}/{_object_id(file_id, 'file_id')}"
-        response = self._transport.request("DELETE", path)
+        response = self._client._send(
+            "DELETE", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
+        )
         return decode_result(response, FileDeleted, what="the deletion")
 
-    def content(self, file_id: str) -> FileContent:
+    @strict_keywords
+    def content(
+        self,
+        file_id: str,
+        *,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
+    ) -> FileContent:
         """A file's bytes, streamed: ``.save(path)`` or ``for line in .iter_lines()``."""
         path = f"{_PATH}/{_object_id(file_id, 'file_id')}/content"
         # Streamed to the caller (or a file) piece by piece: max_response_bytes, a bound on
         # what is held in memory, does not apply.
-        return FileContent(self._transport.request("GET", path, stream=True, bounded=False))
+        response = self._client._send(
+            "GET",
+            path,
+            stream=True,
+            accept="*/*",
+            bounded=False,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            max_retries=max_retries,
+        )
+        return FileContent(response)
