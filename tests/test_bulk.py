@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +36,9 @@ def ask(i: int, model: str = MODEL, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        yield server
-    assert server.handler_errors == []
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
-        yield c
+def client(emu_client: DeepInfraClient) -> DeepInfraClient:
+    """The emulator's client (under the short name these tests use)."""
+    return emu_client
 
 
 @pytest.fixture

@@ -14,11 +14,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
-
-import pytest
 
 from deepinfra_sdk import DeepInfraClient
 from deepinfra_sdk.emulator import Emulator, Fault
@@ -45,13 +42,6 @@ with DeepInfraClient(key, base_url=url, max_retries=0) as client:
     items = client.batches.run(requests, state=state, poll_interval=0.02, progress=False)
     print(json.dumps([[i.index, i.text, None if i.error is None else str(i.error)] for i in items]))
 """
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        yield server
-    assert server.handler_errors == []
 
 
 def _command(emu: Emulator, tmp_path: Path) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,6 @@ from deepinfra_sdk.emulator import Emulator
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 OTHER = "Qwen/Qwen2.5-72B-Instruct"
 CHAT = "/v1/openai/chat/completions"
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        yield server
-    assert server.handler_errors == []
 
 
 def slow_client(emu: Emulator, stall: float = 0.05) -> DeepInfraClient:

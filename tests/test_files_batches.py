@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +47,9 @@ def jsonl(n: int, prefix: str = "r") -> bytes:
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        yield server
-    assert server.handler_errors == []
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
-        yield c
+def client(emu_client: DeepInfraClient) -> DeepInfraClient:
+    """The emulator's client (under the short name these tests use)."""
+    return emu_client
 
 
 # -- files ----------------------------------------------------------------------------------
