@@ -1,7 +1,7 @@
 """Turning DeepInfra's error bodies into messages and typed errors.
 
-DeepInfra answers errors in five body shapes (see wire.md), and inside a 200 stream in two
-more; this module knows them all so the transport and the stream share one reading.
+DeepInfra answers errors in five body shapes (listed in docs/errors.md), and inside a 200
+stream in two more; this module knows them all so the transport and the stream share one reading.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Everything about the wire below the payload lives here: the pooled session, auth
 headers, phased timeouts, the retry policy that never bills twice, translation of every
 ``requests``/``urllib3``/socket error into the SDK's error tree, and logging without secrets.
 Callers get a :class:`HTTPResponse`, which reads a streamed body chunk by chunk as the
-bytes arrive (never line-buffered, see design.md rule 2) and can be aborted from any thread.
+bytes arrive (never line-buffered: a token must not wait for a newline) and can be aborted
+from any thread.
 """
 
 from __future__ import annotations
@@ -975,7 +976,7 @@ class HTTPTransport:
         max_retries: Optional[int] = None,
         bounded: bool = True,
     ) -> HTTPResponse:
-        """Send one request (retrying only where wire.md allows) and return its response.
+        """Send one request (retrying only what provably did not bill) and return its response.
 
         ``timeout``, ``extra_headers`` (a ``None`` value drops that header) and
         ``max_retries`` override the client's settings for this call only.

@@ -874,7 +874,8 @@ def _as_image(value: Any) -> str:
 
 
 def _wire_images(d: Mapping[str, Any]) -> List[str]:
-    """Images in wire.md's order of precedence: images, output, image_url, data[]."""
+    """Images from the first of DeepInfra's answer shapes present: ``images``, ``output``,
+    ``image_url``, ``data[]``."""
     images = d.get("images")
     if images:
         return [_as_image(i) for i in images]

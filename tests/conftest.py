@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -156,6 +157,30 @@ def _scan_all_logs_for_the_key() -> Iterator[None]:
         warnings.WarningMessage = original_message  # type: ignore[misc]
         root.setLevel(old_level)
     assert not _recorder.leaks, f"the API key leaked: {_recorder.leaks[:3]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dask_scratch_space(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Dask workers keep scratch files in ``dask-scratch-space`` under the system's temporary
+    directory and never remove it: point them at this session's own temporary directory
+    (which pytest cleans up) instead. Through the environment, which worker processes
+    inherit and dask reads when imported (or refreshed, if it already is)."""
+    scratch = tmp_path_factory.mktemp("dask")
+    before = os.environ.get("DASK_TEMPORARY_DIRECTORY")
+    os.environ["DASK_TEMPORARY_DIRECTORY"] = str(scratch)
+    _refresh_dask_config()
+    yield
+    if before is None:
+        del os.environ["DASK_TEMPORARY_DIRECTORY"]
+    else:
+        os.environ["DASK_TEMPORARY_DIRECTORY"] = before
+    _refresh_dask_config()
+
+
+def _refresh_dask_config() -> None:
+    config = sys.modules.get("dask.config")
+    if config is not None:
+        config.refresh()
 
 
 @pytest.fixture(autouse=True)

@@ -63,6 +63,13 @@ def test_map_prompts_runs_in_worker_processes_in_order(emu: Emulator) -> None:
         with dask_map.local_cluster() as cluster, Client(cluster) as dask_client:
             worker_pids: dict[str, int] = dask_client.run(os.getpid)
             assert len(worker_pids) == 2
+            # Scratch space goes to the session's temporary directory (conftest), not to a
+            # dask-scratch-space folder left behind in the system's.
+            scratch: dict[str, str] = dask_client.run(
+                lambda dask_worker: dask_worker.local_directory
+            )
+            session = os.environ["DASK_TEMPORARY_DIRECTORY"]
+            assert all(path.startswith(session) for path in scratch.values()), scratch
             assert os.getpid() not in worker_pids.values()
             with get_task_stream(dask_client) as stream:
                 mapped = dask_map.map_prompts(dask_client, client, PROMPTS)

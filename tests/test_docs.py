@@ -410,3 +410,36 @@ def test_the_api_reference_covers_every_public_name(module_name: str) -> None:
     documented = _documented_objects()
     missing = [n for n in module.__all__ if id(getattr(module, n)) not in documented]
     assert missing == [], f"add `::: {module_name}.NAME` to a page of docs/reference/: {missing}"
+
+
+# -- citations ---------------------------------------------------------------------------------
+
+_CITED_FILE = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.md)\b")
+
+
+def _docstrings() -> Iterator[tuple[str, str]]:
+    """(where, text) of every docstring in the package: what the API reference renders."""
+    for path in sorted((ROOT / "deepinfra_sdk").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                text = ast.get_docstring(node)
+                if text:
+                    where = f"{path.relative_to(ROOT)}:{getattr(node, 'name', '<module>')}"
+                    yield where, text
+
+
+def test_docs_cite_only_files_in_the_repository() -> None:
+    """A page or docstring that names a Markdown file names one the reader can open."""
+    texts = [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8")) for p in PAGES]
+    missing = []
+    for where, text in [*texts, *_docstrings()]:
+        for cited in _CITED_FILE.findall(text):
+            if cited.startswith(("http", "www")):
+                continue
+            here = (ROOT / where.split(":")[0]).parent
+            places = [here / cited, ROOT / cited, ROOT / "docs" / cited]
+            if not any(place.is_file() for place in places):
+                missing.append(f"{where}: {cited}")
+    assert missing == [], missing
+    assert _CITED_FILE.findall("see wire.md, and docs/errors.md") == ["wire.md", "docs/errors.md"]

@@ -13,7 +13,8 @@ so it can test the SDK, and any other client, honestly::
         assert emu.request_count("/v1/openai/chat/completions", method="POST") == 2
         print(emu.connections_accepted)                   # TCP connections (keep-alive reuse)
 
-Routes (shapes as in wire.md): ``GET /models/featured``, ``GET /models/list`` (no auth),
+Routes (in the shapes DeepInfra answers with; see docs/emulator.md): ``GET /models/featured``,
+``GET /models/list`` (no auth),
 ``GET /models/{owner}/{name}``, ``GET /v1/openai/models[/{id}]``,
 ``POST /v1/openai/chat/completions`` (JSON, or SSE with ``"stream": true``),
 ``POST /v1/openai/embeddings``, ``POST /v1/openai/images/generations`` and

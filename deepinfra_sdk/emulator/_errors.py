@@ -1,11 +1,11 @@
-"""Error bodies in every shape DeepInfra is known to answer with (see wire.md, "Errors").
+"""Error bodies in every shape DeepInfra is known to answer with (listed in docs/errors.md).
 
 Routes raise :class:`APIError`; the server turns it into a response. Faults build their
 bodies with :func:`fault_body`, which knows the JSON shapes, a text body, and the
 "realistic" choice per status code that ``body_shape="auto"`` stands for: the recorded body
 where one exists (``real-traffic/err_*.json``: 403 ``{"detail":{"error":"Not authenticated"}}``,
 404 ``{"detail":"Not Found"}``, 429 ``{"error":{"message":"Model busy, retry later"}}``, a JSON
-500), wire.md's report otherwise.
+500), the documented one otherwise.
 """
 
 from __future__ import annotations

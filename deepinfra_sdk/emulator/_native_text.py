@@ -1,5 +1,4 @@
-"""Native inference for text models: ``POST /v1/inference/{model}`` (wire.md, "Native
-inference, generic").
+"""Native inference for text models: ``POST /v1/inference/{model}``.
 
 Text generation takes ``{"input": "<raw prompt>", "max_new_tokens", "stop", ...}`` and answers
 ``{"results": [{"generated_text"}], "num_tokens", "num_input_tokens", "request_id",

@@ -1,7 +1,7 @@
 """Routing a parsed request to its answer, with authentication and body checks.
 
 Routes are pure: a :class:`Request` in, a :class:`~._reply.Reply` out, nothing about
-sockets or faults. Paths, shapes and errors follow wire.md.
+sockets or faults. Paths, shapes and errors follow DeepInfra's (see docs/emulator.md).
 """
 
 from __future__ import annotations
