@@ -151,11 +151,15 @@ def _usd(amount: Any) -> str:
     return format_usd(amount)
 
 
-def _stderr_is_tty() -> bool:
+def _is_terminal(stream: Any) -> bool:
     try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
         return False
+
+
+def _stderr_is_tty() -> bool:
+    return _is_terminal(sys.stderr)
 
 
 def _with_spinner(label: str, work: Callable[[], _T]) -> _T:
@@ -296,6 +300,10 @@ def _deprecation_mark(model: Model) -> str:
 def _messages(args: argparse.Namespace) -> list[dict[str, str]]:
     prompt: str = args.prompt
     if prompt == "-":
+        if _is_terminal(sys.stdin):
+            # Otherwise the command looks stuck: it is waiting for the prompt to end.
+            end = "Ctrl-Z then Enter" if os.name == "nt" else "Ctrl-D"
+            _err(f"reading the prompt from the terminal: type it, then press {end} to send")
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise UsageError("the prompt is empty: pass the text, or '-' to read it from stdin")
@@ -318,10 +326,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 lambda: client.chat.completions.create(model=model, messages=messages, **options),
             )
         else:
+            # Reasoning is for a reader: shown on a terminal, never mixed into piped output.
+            reasoning = not args.no_reasoning and _is_terminal(sys.stdout)
             with client.chat.completions.create(
                 model=model, messages=messages, stream=True, **options
             ) as stream:
-                completion = _consume_stream(stream, echo=not args.json)
+                try:
+                    completion = _consume_stream(stream, echo=not args.json, reasoning=reasoning)
+                except KeyboardInterrupt:
+                    if args.json:
+                        # What arrived is printed, marked, rather than lost with the rest.
+                        partial = stream.to_completion().to_dict()
+                        _print_json({**partial, "interrupted": True})
+                    raise
     if args.json:
         _print_json(completion.to_dict())
     elif args.no_stream:
@@ -331,36 +348,70 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _consume_stream(stream: ChatStream, *, echo: bool, indent: str = "") -> ChatCompletion:
+# Reasoning is shown dimmed (SGR 2), so the answer stands out; NO_COLOR turns styling off.
+_DIM = "\x1b[2m"
+_PLAIN = "\x1b[0m"
+
+
+def _styled(code: str) -> str:
+    return "" if os.environ.get("NO_COLOR") else code
+
+
+def _consume_stream(
+    stream: ChatStream, *, echo: bool, indent: str = "", reasoning: bool = False
+) -> ChatCompletion:
     """Read a chat stream to its end, echoing the text to stdout as it arrives, then a newline.
 
-    With ``indent``, the echoed answer starts with it and loses its leading whitespace
-    (answers often start with a space). What was printed stays printed: a failure after
-    part of the answer was echoed ends the line and becomes :class:`StreamBroken`, and
-    Ctrl-C ends the line before it propagates (the caller's ``with stream:`` closes the
-    connection).
+    With ``reasoning``, a reasoning model's thinking is echoed too, dimmed, as it arrives,
+    and the answer starts below it. With ``indent``, each echoed block starts with it and
+    loses its leading whitespace (answers often start with a space). What was printed
+    stays printed: a failure after part of the answer was echoed ends the line and becomes
+    :class:`StreamBroken`, and Ctrl-C ends the line before it propagates (the caller's
+    ``with stream:`` closes the connection).
     """
     started = False  # part of a line is on stdout (set before the write: Ctrl-C may hit it)
+    thinking = False  # the dimmed reasoning is open on stdout
+    fresh = True  # the next piece starts a block: it gets the indent
+
+    def write(piece: str) -> None:
+        nonlocal started, fresh
+        if fresh and indent:
+            piece = indent + piece.lstrip()
+        started, fresh = True, False
+        _out(piece)
+
     try:
         if echo:
-            for piece in stream.iter_text():
-                text = piece if started or not indent else indent + piece.lstrip()
-                started = True
-                _out(text)
+            for chunk in stream:
+                for choice in chunk.choices:
+                    if choice.index != 0:
+                        continue
+                    delta = choice.delta
+                    if reasoning and delta.reasoning_content:
+                        if not thinking:
+                            thinking = True
+                            _out(_styled(_DIM))
+                        write(delta.reasoning_content)
+                    if delta.content:
+                        if thinking:
+                            thinking, fresh = False, True
+                            _out(_styled(_PLAIN) + "\n\n")
+                        write(delta.content)
         else:
             for _ in stream:
                 pass
     except APIError as err:
         if not started:
             raise  # nothing was printed: a plain API error
-        _out("\n")
+        _out((_styled(_PLAIN) if thinking else "") + "\n")
         raise StreamBroken(err, len(stream.text)) from err
     except KeyboardInterrupt:
         if started:
-            _out("\n")  # keep the "interrupted" line and the shell prompt off the answer
+            # Keep the "interrupted" line and the shell prompt off the answer (and undimmed).
+            _out((_styled(_PLAIN) if thinking else "") + "\n")
         raise
     if echo:
-        _out("\n")
+        _out((_styled(_PLAIN) if thinking else "") + "\n")
     return stream.to_completion()
 
 
@@ -548,15 +599,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with _client(args, token_delay=args.token_delay) as client:
         text_models = client.models.text_models()
         image_models = client.models.image_models()
-        current = [m.model_name for m in client.models.list() if not m.is_deprecated]
-        examples = [n for n in text_models if n in current][:2]
-        examples += [n for n in image_models if n in current][:2]
+        examples = text_models[:2] + image_models[:2]  # deprecated ones are left out
         _out(
             f"1. models: {len(text_models)} text, {len(image_models)} image "
             f"(e.g. {', '.join(examples)})\n\n"
         )
 
-        _out(f"2. chat with {C.DEFAULT_MODEL}, streamed as it arrives:\n")
+        _out(f"2. chat with {C.DEFAULT_MODEL}, streamed as it arrives:\n   > {DEMO_PROMPT}\n")
         with client.chat.completions.create(
             model=C.DEFAULT_MODEL,
             messages=[{"role": "user", "content": DEMO_PROMPT}],
@@ -761,6 +810,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, metavar="N")
     p.add_argument("--temperature", type=float, metavar="T")
     p.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
+    p.add_argument(
+        "--no-reasoning",
+        action="store_true",
+        help="hide a reasoning model's thinking (shown dimmed on a terminal by default)",
+    )
     p.add_argument("--json", action="store_true", help="print the completion as JSON")
     p.set_defaults(handler=cmd_chat)
 

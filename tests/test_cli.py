@@ -343,6 +343,119 @@ def test_ctrl_c_stops_the_stream_exits_130_and_keeps_the_text(env: dict[str, str
             assert DEFAULT_MODEL in client.models.text_models()
 
 
+def test_ctrl_c_with_json_prints_what_arrived_marked_interrupted(env: dict[str, str]) -> None:
+    with Emulator(token_delay=0.05, api_keys=[TEST_KEY]) as slow:
+        sent: list[int] = []
+        slow.event_gate = sent.append
+        argv = [*CLI, "chat", "-", "Write an essay", "--max-tokens", "500", "--json", *remote(slow)]
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=str(ROOT),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads touch the child
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while len(sent) < 8 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert len(sent) >= 8 and proc.poll() is None
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        full = _sdk_answer(slow, "Write an essay", max_tokens=500)
+    assert proc.returncode == 130, err
+    assert err.decode().splitlines() == ["deepinfra: interrupted"]
+    body = json.loads(out)
+    assert body["interrupted"] is True
+    text = body["choices"][0]["message"]["content"]
+    assert text and full.startswith(text) and len(text) < len(full)
+
+
+def _on_a_terminal(
+    env: dict[str, str], *args: str, typed: Optional[bytes] = None
+) -> tuple[int, str, str]:
+    """Run the CLI with stdout on a pseudo-terminal (or, with ``typed``, stdin: those bytes
+    are typed into it); return the exit code, what the terminal showed, and stderr."""
+    master, slave = os.openpty()
+    terminal_in = typed is not None
+    try:
+        proc = subprocess.Popen(
+            [*CLI, *args],
+            env=env,
+            cwd=str(ROOT),
+            stdin=slave if terminal_in else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if terminal_in else slave,
+            stderr=subprocess.PIPE,
+        )
+        os.close(slave)
+        slave = -1
+        if terminal_in:
+            assert typed is not None
+            os.write(master, typed)
+            out, err = proc.communicate(timeout=20)
+            shown = out
+        else:
+            shown = _read_until(master, lambda data: False, timeout=20)
+            err = proc.communicate(timeout=20)[1]
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, shown.decode().replace("\r\n", "\n"), err.decode()
+
+
+REASONER = "deepseek-ai/DeepSeek-R1"
+
+
+def test_reasoning_is_shown_dimmed_on_a_terminal_and_hidden_on_request(
+    env: dict[str, str],
+) -> None:
+    env = {k: v for k, v in env.items() if k != "NO_COLOR"}
+    with Emulator() as emu, DeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        answer = (
+            client.chat.completions.create(
+                model=REASONER, messages=[{"role": "user", "content": "Why?"}], max_tokens=30
+            )
+            .choices[0]
+            .message
+        )
+    assert answer.reasoning_content and answer.content
+    argv = ["chat", REASONER, "Why?", "--max-tokens", "30", "--local"]
+    code, shown, err = _on_a_terminal(env, *argv)
+    assert code == 0, err
+    dimmed = f"\x1b[2m{answer.reasoning_content}\x1b[0m\n\n"
+    assert shown == f"{dimmed}{answer.content}\n"
+    code, shown, err = _on_a_terminal(env, *argv, "--no-reasoning")
+    assert code == 0, err
+    assert shown == f"{answer.content}\n"
+    # NO_COLOR keeps the thinking, without the styling.
+    code, shown, _ = _on_a_terminal({**env, "NO_COLOR": "1"}, *argv)
+    assert shown == f"{answer.reasoning_content}\n\n{answer.content}\n"
+    # Piped, stdout is data: the answer alone.
+    result = run(env, *argv)
+    assert result.stdout == f"{answer.content}\n"
+
+
+def test_a_prompt_read_from_the_terminal_gets_a_hint(env: dict[str, str]) -> None:
+    code, shown, err = _on_a_terminal(env, "chat", "-", "-", "--local", typed=b"Why?\n\x04")
+    assert code == 0, err
+    assert err.splitlines() == [
+        "deepinfra: reading the prompt from the terminal: type it, then press Ctrl-D to send"
+    ]
+    with Emulator() as emu:
+        assert shown == _sdk_answer(emu, "Why?\n") + "\n"
+    # Piped in, nothing to hint at.
+    result = run(env, "chat", "-", "-", "--local", stdin="Why?\n")
+    assert result.returncode == 0 and result.stderr == ""
+
+
 def _interrupt_once(
     argv: list[str], env: dict[str, str], ready: Callable[[bytes], bool]
 ) -> tuple[int, str, str]:
@@ -800,6 +913,11 @@ def test_demo_end_to_end(env: dict[str, str], tmp_path: Path) -> None:
     assert str(images[0]) in out
     assert "models:" in out
     assert DEFAULT_MODEL in out
+    # Both prompts the demo sends are shown, each before its answer.
+    lines = out.splitlines()
+    asked = lines.index(f"   > {cli.DEMO_PROMPT}")
+    assert "2. chat with" in lines[asked - 1] and lines[asked + 1].startswith("   ")
+    assert f"{cli.DEMO_IMAGE_PROMPT!r}" in out.partition("3. image")[2].splitlines()[0]
     assert "usage.estimated_cost" in out
     assert "inference_status.cost" in out
     assert "total" in out
@@ -848,7 +966,7 @@ def test_demo_out_dir_and_verbose(env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_demo_ctrl_c_mid_stream_ends_the_line(env: dict[str, str], tmp_path: Path) -> None:
-    heading = b"streamed as it arrives:\n   "
+    heading = f"streamed as it arrives:\n   > {cli.DEMO_PROMPT}\n   ".encode()
     # The heading and a few words of the answer (24 tokens, 0.1 s apart: 2.5 s in all).
     code, stdout, stderr = _interrupt_once(
         [*CLI, "demo", "--out-dir", str(tmp_path), "--token-delay", "0.1"],
