@@ -443,3 +443,166 @@ def test_docs_cite_only_files_in_the_repository() -> None:
                 missing.append(f"{where}: {cited}")
     assert missing == [], missing
     assert _CITED_FILE.findall("see wire.md, and docs/errors.md") == ["wire.md", "docs/errors.md"]
+
+
+# -- the first five minutes ---------------------------------------------------------------------
+#
+# What a new user runs first (the README's quick start, getting-started's first script, the
+# README's commands), as documented and with the usual first mistakes: no key, a wrong key, an
+# OpenAI-style base URL, a server that is not there, no network. As documented, everything
+# runs; after a mistake, the one error (or warning) names the fix, in one line, without
+# private names, and for the command line without a traceback.
+
+FIRST_KEY = "sk-first-five-minutes"
+_PRIVATE_NAME = re.compile(r"\b_[A-Z]\w+|Connection\(|Errno")
+
+
+def _first_blocks() -> list[Example]:
+    """The README's quick-start script and getting-started's first script."""
+    readme = parse_examples(ROOT / "README.md", (ROOT / "README.md").read_text(encoding="utf-8"))
+    guide = ROOT / "docs" / "getting-started.md"
+    first_script = next(
+        e
+        for e in parse_examples(guide, guide.read_text(encoding="utf-8"))
+        if "max_tokens" in e.code
+    )
+    return [readme[0], first_script]
+
+
+def _first_commands() -> list[list[str]]:
+    """The README's `deepinfra ...` lines (but the emulator, which runs until stopped)."""
+    import shlex
+
+    commands = []
+    for fence, _ in parse_fences((ROOT / "README.md").read_text(encoding="utf-8")):
+        if fence.lang != "bash":
+            continue
+        for line in fence.code.splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["deepinfra"] and words[1:2] != ["emulator"]:
+                commands.append(words[1:])
+    assert commands, "the README shows no deepinfra command"
+    return commands
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+Scenario = tuple[dict[str, Optional[str]], tuple[str, ...], tuple[str, ...]]
+
+
+def _first_scenarios(emu: Emulator) -> dict[str, Scenario]:
+    """name -> (the environment, what the error must say in Python, and on the command line;
+    nothing: it must all work)."""
+    down = f"http://127.0.0.1:{_free_port()}"
+    no_key = ("no API key was sent", "DEEPINFRA_API_KEY")
+    return {
+        "as documented": ({"DEEPINFRA_API_KEY": FIRST_KEY, "DEEPINFRA_BASE_URL": emu.url}, (), ()),
+        "an OpenAI-style base URL": (
+            {"DEEPINFRA_API_KEY": FIRST_KEY, "DEEPINFRA_BASE_URL": emu.url + "/v1/openai"},
+            (),
+            (),
+        ),
+        "no key": ({"DEEPINFRA_API_KEY": None, "DEEPINFRA_BASE_URL": emu.url}, no_key, no_key),
+        "a wrong key": (
+            {"DEEPINFRA_API_KEY": "sk-wrong", "DEEPINFRA_BASE_URL": emu.url},
+            ("the API key was rejected", "DEEPINFRA_API_KEY"),
+            ("the API key was rejected", "DEEPINFRA_API_KEY"),
+        ),
+        "nothing listening": (
+            {"DEEPINFRA_API_KEY": FIRST_KEY, "DEEPINFRA_BASE_URL": down},
+            (f"could not connect to {down[7:]}", "DEEPINFRA_BASE_URL"),
+            (f"could not connect to {down[7:]}", "DEEPINFRA_BASE_URL"),
+        ),
+        # The model list needs no key, so Python first meets the missing network; the
+        # command line refuses the missing key before it sends anything.
+        "offline, no key": (
+            {"DEEPINFRA_API_KEY": None, "DEEPINFRA_BASE_URL": None},
+            ("could not connect to api.deepinfra.com:443", "DEEPINFRA_BASE_URL"),
+            no_key,
+        ),
+    }
+
+
+def _assert_names_the_fix(message: str, needles: tuple[str, ...]) -> None:
+    assert "\n" not in message.strip(), message
+    assert not _PRIVATE_NAME.search(message), message
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+@pytest.mark.slow
+def test_the_first_five_minutes_as_a_newcomer_walks_them(
+    network_guard: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    import warnings
+
+    from deepinfra_sdk import DeepInfra, DeepInfraError, DeepInfraWarning
+
+    monkeypatch.chdir(tmp_path)
+    for name in _PROXY_NAMES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    script = Path(sys.executable).with_name("deepinfra")
+    with Emulator(api_keys=[FIRST_KEY]) as emu:
+        for scenario, (env, needles, cli_needles) in _first_scenarios(emu).items():
+            for name, value in env.items():
+                if value is None:
+                    monkeypatch.delenv(name, raising=False)
+                else:
+                    monkeypatch.setenv(name, value)
+            for block in _first_blocks():
+                namespace: dict[str, Any] = {"__name__": "__docs__"}
+                error: Optional[DeepInfraError] = None
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", DeepInfraWarning)
+                    try:
+                        run_code(block.code, namespace, str(block.page), block.line + 1)
+                    except DeepInfraError as err:
+                        error = err
+                    finally:
+                        _close_everything([namespace])
+                if needles:
+                    assert error is not None, f"{scenario}: {block.id} ran, expected an error"
+                    _assert_names_the_fix(str(error), needles)
+                else:
+                    assert error is None, f"{scenario}: {block.id} failed: {error}"
+                for warning in caught:
+                    assert issubclass(warning.category, DeepInfraWarning), warning
+                    _assert_names_the_fix(str(warning.message), ("using the API root",))
+                if "OpenAI" in scenario:
+                    assert caught, f"{block.id}: the base URL was corrected silently"
+            # The same, from the command line: the console script, as the README shows it.
+            # A request that escaped to the network would meet a closed proxy port instead.
+            child_env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPINFRA_")}
+            child_env.update({k: v for k, v in env.items() if v is not None})
+            trap = f"http://127.0.0.1:{_free_port()}"
+            child_env.update(
+                PYTHONWARNINGS="error", HTTPS_PROXY=trap, HTTP_PROXY=trap, NO_PROXY="127.0.0.1"
+            )
+            for argv in _first_commands():
+                result = subprocess.run(
+                    [str(script), *argv],
+                    env=child_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                assert "Traceback" not in result.stderr, (scenario, argv, result.stderr)
+                if "--local" in argv or not cli_needles:
+                    assert result.returncode == 0, (scenario, argv, result.stderr)
+                    continue
+                assert result.returncode == 1, (scenario, argv, result.stderr)
+                (line,) = result.stderr.splitlines()
+                assert line.startswith("deepinfra: error: "), line
+                _assert_names_the_fix(line, cli_needles)
+            DeepInfra.close_clients()
+    # Only the offline scenario looked anything up, and only DeepInfra's own host.
+    assert set(network_guard) == {"api.deepinfra.com"}
