@@ -348,28 +348,11 @@ def test_ctrl_c_with_json_prints_what_arrived_marked_interrupted(env: dict[str, 
         sent: list[int] = []
         slow.event_gate = sent.append
         argv = [*CLI, "chat", "-", "Write an essay", "--max-tokens", "500", "--json", *remote(slow)]
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=str(ROOT),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads touch the child
-        )
-        try:
-            deadline = time.monotonic() + 15
-            while len(sent) < 8 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert len(sent) >= 8 and proc.poll() is None
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        # --json prints nothing before the end: Ctrl-C once a few events went out.
+        code, out, err = _interrupt_once(argv, env, when=lambda: len(sent) >= 8)
         full = _sdk_answer(slow, "Write an essay", max_tokens=500)
-    assert proc.returncode == 130, err
-    assert err.decode().splitlines() == ["deepinfra: interrupted"]
+    assert code == 130, err
+    assert err.splitlines() == ["deepinfra: interrupted"]
     body = json.loads(out)
     assert body["interrupted"] is True
     text = body["choices"][0]["message"]["content"]
@@ -457,10 +440,15 @@ def test_a_prompt_read_from_the_terminal_gets_a_hint(env: dict[str, str]) -> Non
 
 
 def _interrupt_once(
-    argv: list[str], env: dict[str, str], ready: Callable[[bytes], bool]
+    argv: list[str],
+    env: dict[str, str],
+    ready: Callable[[bytes], bool] = bool,
+    *,
+    when: Optional[Callable[[], bool]] = None,
 ) -> tuple[int, str, str]:
-    """Run ``argv``, press Ctrl-C once its stdout satisfies ``ready`` (while it still runs),
-    and return its exit code, whole stdout and stderr."""
+    """Run ``argv``, press Ctrl-C once its stdout satisfies ``ready`` (or, given, once
+    ``when()`` is true) while it still runs, and return its exit code, whole stdout and
+    stderr."""
     proc = subprocess.Popen(
         argv,
         env=env,
@@ -471,8 +459,15 @@ def _interrupt_once(
     )
     assert proc.stdout is not None
     try:
-        received = _read_until(proc.stdout.fileno(), ready, timeout=15)
-        assert ready(received), f"stdout never got there: {received!r}"
+        if when is None:
+            received = _read_until(proc.stdout.fileno(), ready, timeout=15)
+            assert ready(received), f"stdout never got there: {received!r}"
+        else:
+            received = b""
+            deadline = time.monotonic() + 15
+            while not when() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert when(), "the moment to press Ctrl-C never came"
         assert proc.poll() is None, "the whole answer arrived at once: not streamed"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
