@@ -1,4 +1,4 @@
-"""Typed results of the files and batches routes (shapes in wire.md, "Files + Batches").
+"""Typed results of the files and batches routes (in DeepInfra's shapes; docs/bulk-work.md).
 
 Each is a dataclass whose ``from_wire`` is generated from its annotations by the shared
 mechanism in :mod:`deepinfra_sdk.types`; fields the server adds stay in ``.extra``.

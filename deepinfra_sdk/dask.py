@@ -1,7 +1,7 @@
 """Chat completions over a Dask bag, holding the account's per-model limit cluster-wide.
 
-DeepInfra admits at most 200 concurrent requests per model per account (wire.md, "Rate
-limits"): a cluster whose workers each open their own 200 gets 429s. :func:`map_chat` takes
+DeepInfra admits at most 200 concurrent requests per model per account (its documented rate
+limit): a cluster whose workers each open their own 200 gets 429s. :func:`map_chat` takes
 a lease of a :class:`distributed.Semaphore` named after the model around every request, so
 the whole cluster holds at most ``max_concurrency`` at once, however many workers it has.
 
