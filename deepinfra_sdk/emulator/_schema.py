@@ -1,7 +1,7 @@
 """``GET /models/{name}/schema/{variant}``: what a model takes and gives, per API variant.
 
 ``default`` is the native route's schema (``/v1/inference/{name}``); the ``openai-*``
-variants are the OpenAI-compatible routes the model's type serves. Shapes follow wire.md:
+variants are the OpenAI-compatible routes the model's type serves. The shape is DeepInfra's:
 ``{"variant": {"key", "url"}, "schema_in", "schema_out", "schema_stream", "fields_in"}``.
 """
 
