@@ -18,6 +18,8 @@ BASE_URL_ENV_VAR = "DEEPINFRA_BASE_URL"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 600.0
 DEFAULT_TOTAL_TIMEOUT = None
+# service_tier="flex" may queue up to ten minutes before answering, then generate.
+FLEX_READ_TIMEOUT = 900.0
 
 # Retries: exponential backoff with full jitter, Retry-After honoured up to a cap.
 DEFAULT_MAX_RETRIES = 2

@@ -217,10 +217,11 @@ def _auth_failure(message: str, key_sent: bool) -> tuple[type[APIStatusError], s
 
 
 def is_error_frame(obj: Any) -> bool:
-    """True for a stream frame that reports an error instead of carrying choices."""
+    """True for a stream frame that reports an error instead of carrying choices (absent
+    or ``"choices": null``)."""
     return (
         isinstance(obj, Mapping)
-        and "choices" not in obj
+        and obj.get("choices") is None
         and ("error" in obj or "error_type" in obj or "error_message" in obj)
     )
 

@@ -387,7 +387,7 @@ class ChatStream:
                     request_id=self.request_id,
                 )
             ) from None
-        if type(obj) is not dict or "choices" not in obj:
+        if type(obj) is not dict or obj.get("choices") is None:
             if is_error_frame(obj):
                 raise self._fail(stream_error(obj, partial_text="", rid=self.request_id))
             logger.debug("skipping a stream frame without choices")

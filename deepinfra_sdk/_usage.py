@@ -40,10 +40,10 @@ if TYPE_CHECKING:
 
     from .types import EmbeddingResponse, ImageResponse, InferenceStatus, Usage
 
-    # requests, prompt, completion, total tokens, cost, unpriced
-    _Values = tuple[int, int, int, int, Decimal, int]
-    # prompt, completion, total tokens, cost (None: not reported)
-    _Numbers = tuple[int, int, int, Optional[Decimal]]
+    # requests, prompt, completion, total tokens, cost, unpriced, cached, reasoning tokens
+    _Values = tuple[int, int, int, int, Decimal, int, int, int]
+    # prompt, completion, total tokens, cost (None: not reported), cached, reasoning tokens
+    _Numbers = tuple[int, int, int, Optional[Decimal], int, int]
 
 __all__ = ["UsageMeter", "UsageSnapshot", "UsageTotals"]
 
@@ -109,6 +109,9 @@ class UsageTotals:
         unpriced: how many of the requests reported no cost (a stream closed before its
             usage arrived, an answer without usage). When it is not 0, :attr:`cost` is a
             lower bound: those requests may still have been billed.
+        cached_tokens: prompt tokens served from the prompt cache (part of
+            ``prompt_tokens``, billed lower), as reported.
+        reasoning_tokens: completion tokens a reasoning model spent thinking, as reported.
 
     Totals add and subtract (``after - before`` is what was spent in between).
     """
@@ -119,6 +122,8 @@ class UsageTotals:
     total_tokens: int
     cost_exact: Decimal
     unpriced: int
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def cost(self) -> float:
@@ -138,6 +143,8 @@ class UsageTotals:
             self.total_tokens,
             self.cost_exact,
             self.unpriced,
+            self.cached_tokens,
+            self.reasoning_tokens,
         )
 
     def _combine(self, other: UsageTotals, sign: int) -> _Values:
@@ -150,6 +157,8 @@ class UsageTotals:
             self.total_tokens + sign * other.total_tokens,
             combine(self.cost_exact, other.cost_exact),
             self.unpriced + sign * other.unpriced,
+            self.cached_tokens + sign * other.cached_tokens,
+            self.reasoning_tokens + sign * other.reasoning_tokens,
         )
 
     def __add__(self, other: UsageTotals) -> UsageTotals:
@@ -173,6 +182,13 @@ class UsageTotals:
             f"({self.prompt_tokens} prompt + {self.completion_tokens} completion), "
             f"{format_usd(self.cost_exact)}"
         )
+        details = [
+            f"{n} {what}"
+            for n, what in ((self.cached_tokens, "cached"), (self.reasoning_tokens, "reasoning"))
+            if n
+        ]
+        if details:
+            text = text.replace(" completion)", f" completion; {', '.join(details)})", 1)
         if self.unpriced:
             text += f" (+ {self.unpriced} without a reported cost)"
         return text
@@ -186,6 +202,8 @@ class UsageTotals:
             "total_tokens": self.total_tokens,
             "cost": self.cost,
             "unpriced": self.unpriced,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
         }
 
 
@@ -258,7 +276,16 @@ class UsageSnapshot(UsageTotals):
 class _Tally:
     """One model's running counts (mutated under the meter's lock only)."""
 
-    __slots__ = ("completion", "cost", "prompt", "requests", "total", "unpriced")
+    __slots__ = (
+        "cached",
+        "completion",
+        "cost",
+        "prompt",
+        "reasoning",
+        "requests",
+        "total",
+        "unpriced",
+    )
 
     def __init__(self) -> None:
         self.requests = 0
@@ -267,21 +294,34 @@ class _Tally:
         self.total = 0
         self.cost = _zero()
         self.unpriced = 0
+        self.cached = 0
+        self.reasoning = 0
 
     def frozen(self) -> UsageTotals:
         return UsageTotals(
-            self.requests, self.prompt, self.completion, self.total, self.cost, self.unpriced
+            self.requests,
+            self.prompt,
+            self.completion,
+            self.total,
+            self.cost,
+            self.unpriced,
+            self.cached,
+            self.reasoning,
         )
 
 
 def _usage_numbers(usage: Any) -> _Numbers:
     """prompt, completion, total tokens and cost from a wire ``Usage`` (or None)."""
     if usage is None:
-        return 0, 0, 0, None
+        return 0, 0, 0, None, 0, 0
     prompt = _tokens(getattr(usage, "prompt_tokens", 0))
     completion = _tokens(getattr(usage, "completion_tokens", 0))
     total = _tokens(getattr(usage, "total_tokens", 0)) or prompt + completion
-    return prompt, completion, total, _money(getattr(usage, "estimated_cost", None))
+    cached = _tokens(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0))
+    details = getattr(usage, "completion_tokens_details", None)
+    reasoning = _tokens(getattr(details, "reasoning_tokens", 0))
+    cost = _money(getattr(usage, "estimated_cost", None))
+    return prompt, completion, total, cost, cached, reasoning
 
 
 class UsageMeter:
@@ -332,6 +372,8 @@ class UsageMeter:
         total_tokens: Optional[int] = None,
         cost: Any = None,
         requests: int = 1,
+        cached_tokens: int = 0,
+        reasoning_tokens: int = 0,
     ) -> None:
         """Count a call made some other way (the SDK's own calls are counted already).
 
@@ -340,11 +382,18 @@ class UsageMeter:
         """
         total = prompt_tokens + completion_tokens if total_tokens is None else total_tokens
         amount = _money(cost)
-        numbers = (_tokens(prompt_tokens), _tokens(completion_tokens), _tokens(total), amount)
+        numbers = (
+            _tokens(prompt_tokens),
+            _tokens(completion_tokens),
+            _tokens(total),
+            amount,
+            _tokens(cached_tokens),
+            _tokens(reasoning_tokens),
+        )
         self._add(model, requests, numbers, requests if amount is None else 0)
 
     def _add(self, model: str, requests: int, numbers: _Numbers, unpriced: int) -> None:
-        prompt, completion, total, cost = numbers
+        prompt, completion, total, cost, cached, reasoning = numbers
         add = _ctx().add
         with self._lock:
             tally = self._models.get(model)
@@ -354,6 +403,8 @@ class UsageMeter:
             tally.prompt += prompt
             tally.completion += completion
             tally.total += total
+            tally.cached += cached
+            tally.reasoning += reasoning
             if cost is not None:
                 tally.cost = add(tally.cost, cost)
             tally.unpriced += unpriced
@@ -374,12 +425,13 @@ class UsageMeter:
         """A native answer (or one with no cost at all, ``status`` None): its
         ``inference_status`` cost and token counts."""
         if status is None:
-            self._add(model, 1, (0, 0, 0, None), 1)
+            self._add(model, 1, (0, 0, 0, None, 0, 0), 1)
             return
         prompt = _tokens(status.tokens_input)
         completion = _tokens(status.tokens_generated)
         cost = _money(status.cost)
-        self._add(model, 1, (prompt, completion, prompt + completion, cost), int(cost is None))
+        numbers = (prompt, completion, prompt + completion, cost, 0, 0)
+        self._add(model, 1, numbers, int(cost is None))
 
     # -- reading --------------------------------------------------------------------------
 
@@ -427,6 +479,16 @@ class UsageMeter:
         return self.snapshot().total_tokens
 
     @property
+    def cached_tokens(self) -> int:
+        """Prompt tokens served from the prompt cache so far."""
+        return self.snapshot().cached_tokens
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Completion tokens spent reasoning so far."""
+        return self.snapshot().reasoning_tokens
+
+    @property
     def cost(self) -> float:
         """US dollars so far, as a float (see :attr:`UsageTotals.cost_exact`)."""
         return self.snapshot().cost
@@ -462,7 +524,7 @@ class StreamTally:
         self._model = model
         self._counted = False
         self._epoch = -1
-        self._sent: _Numbers = (0, 0, 0, None)
+        self._sent: _Numbers = (0, 0, 0, None, 0, 0)
 
     def usage(self, usage: Usage) -> None:
         """The stream received ``usage``."""
@@ -472,8 +534,8 @@ class StreamTally:
         numbers = _usage_numbers(usage)
         ctx = _ctx()
         with meter._lock:
-            prompt, completion, total, cost = numbers
-            old_p, old_c, old_t, old_cost = self._sent
+            prompt, completion, total, cost, cached, reasoning = numbers
+            old_p, old_c, old_t, old_cost, old_cached, old_reasoning = self._sent
             first = not self._counted
             unpriced = int(cost is None)
             if first:
@@ -492,6 +554,8 @@ class StreamTally:
             tally.prompt += prompt - old_p
             tally.completion += completion - old_c
             tally.total += total - old_t
+            tally.cached += cached - old_cached
+            tally.reasoning += reasoning - old_reasoning
             if delta_cost is not None:
                 tally.cost = ctx.add(tally.cost, delta_cost)
             tally.unpriced += unpriced
@@ -509,4 +573,4 @@ class StreamTally:
                 return
             self._counted = True
             self._epoch = meter._epoch
-        meter._add(self._model, 1, (0, 0, 0, None), 1)
+        meter._add(self._model, 1, (0, 0, 0, None, 0, 0), 1)

@@ -9,13 +9,14 @@ be sensible is refused, each with an error naming the fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Optional
 from urllib.parse import quote
 
 from . import _constants as C
 from ._config import Timeout, TimeoutTypes, coerce_timeout
 from ._exceptions import ArgumentTypeError, ArgumentValueError
+from ._messages import check_messages
 
 __all__ = [
     "MAX_MODEL_NAME_LENGTH",
@@ -34,6 +35,9 @@ __all__ = [
 # a segment: a name that matches is exactly two path segments and an optional ':version'.
 _SEGMENT = r"[A-Za-z0-9_](?:[A-Za-z0-9._+-]*[A-Za-z0-9_+-])?"
 _MODEL_RE = re.compile(rf"{_SEGMENT}/{_SEGMENT}(?::[A-Za-z0-9._-]+)?")
+# A custom deployment, as DeepInfra documents it: ``deploy_id:<id>`` (one path segment).
+_DEPLOY_PREFIX = "deploy_id:"
+_DEPLOY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 #: The longest model name accepted. DeepInfra's names are well under 100 characters; a
 #: longer string is a mistake (a prompt passed as the model), not a model.
 MAX_MODEL_NAME_LENGTH = 256
@@ -41,7 +45,6 @@ MAX_MODEL_NAME_LENGTH = 256
 #: beyond any context window, so a bigger body is a mistake that should fail here, at once,
 #: rather than after a long upload.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-_ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "function"})
 
 
 def check_model_name(model: object) -> str:
@@ -56,11 +59,14 @@ def check_model_name(model: object) -> str:
             f"{MAX_MODEL_NAME_LENGTH} (it starts {model[:40]!r}); pass a model name such as "
             "'meta-llama/Llama-3.3-70B-Instruct-Turbo', not the prompt"
         )
+    if model.startswith(_DEPLOY_PREFIX) and _DEPLOY_RE.fullmatch(model[len(_DEPLOY_PREFIX) :]):
+        return model
     if not _MODEL_RE.fullmatch(model) or ".." in model:
         raise ArgumentValueError(
-            f"invalid model name {model[:80]!r}: expected 'owner/name' or "
+            f"invalid model name {model[:80]!r}: expected 'owner/name', "
             "'owner/name:version' (letters, digits, '.', '_', '-', '+'; no spaces, '..', "
-            "'?', '#' or leading '/'), for example 'meta-llama/Llama-3.3-70B-Instruct-Turbo'"
+            "'?', '#' or leading '/') or 'deploy_id:<id>', for example "
+            "'meta-llama/Llama-3.3-70B-Instruct-Turbo'"
         )
     return model
 
@@ -72,12 +78,10 @@ def model_path(prefix: str, model: str) -> str:
     keeps a future change of the name rules from opening a way into the URL.
     """
     check_model_name(model)
+    if "/" not in model:  # deploy_id:<id>
+        return f"{prefix}/{quote(model, safe=':')}"
     owner, name = model.split("/", 1)
     return f"{prefix}/{quote(owner, safe=':+')}/{quote(name, safe=':+')}"
-
-
-_DEPLOY_PREFIX = "deploy_id:"
-_DEPLOY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 def native_path(model: str) -> str:
@@ -92,60 +96,6 @@ def native_path(model: str) -> str:
             )
         return f"{C.INFERENCE_PREFIX}/deploy/{deploy}"
     return model_path(C.INFERENCE_PREFIX, model)
-
-
-def check_messages(messages: object) -> list[dict[str, Any]]:
-    """Validate chat messages and return them as a list of plain dicts.
-
-    Each message needs a ``role`` (str) and ``content`` (str, a list of content parts, or
-    ``None`` for an assistant message that carries ``tool_calls``).
-    """
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise ArgumentTypeError(
-            "messages must be a list of dicts such as "
-            "[{'role': 'user', 'content': 'Hello'}], "
-            f"not {type(messages).__name__}"
-        )
-    if not messages:
-        raise ArgumentValueError(
-            "messages is empty: pass at least one {'role': 'user', 'content': ...}"
-        )
-    out: list[dict[str, Any]] = []
-    for i, item in enumerate(messages):
-        message = item
-        if hasattr(item, "to_dict") and not isinstance(item, Mapping):
-            message = without_none(item.to_dict())
-        if not isinstance(message, Mapping):
-            raise ArgumentTypeError(
-                f"messages[{i}] must be a dict with 'role' and 'content', "
-                f"not {type(message).__name__}"
-            )
-        role = message.get("role")
-        if not isinstance(role, str) or not role:
-            raise ArgumentValueError(
-                f"messages[{i}] has no 'role': use one of 'system', 'user', 'assistant', 'tool'"
-            )
-        if role not in _ROLES:
-            raise ArgumentValueError(
-                f"messages[{i}] has role {role[:40]!r}: use one of "
-                "'system', 'user', 'assistant', 'tool'"
-            )
-        if "content" not in message:
-            raise ArgumentValueError(f"messages[{i}] ({role}) has no 'content'")
-        content = message["content"]
-        if content is None:
-            if not message.get("tool_calls"):
-                raise ArgumentValueError(
-                    f"messages[{i}] ({role}) has content None; only an assistant message "
-                    "with 'tool_calls' may omit content"
-                )
-        elif not isinstance(content, (str, list)):
-            raise ArgumentTypeError(
-                f"messages[{i}] content must be a str or a list of content parts, "
-                f"not {type(content).__name__}"
-            )
-        out.append(dict(message))
-    return out
 
 
 class _Leave:

@@ -6,10 +6,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union, cast, overload
 
 from .. import _constants as C
+from .._chat_options import MessageLike, check_chat_options, flex_timeout
 from .._config import TimeoutTypes
 from .._exceptions import ArgumentValueError
+from .._keywords import strict_keywords
+from .._messages import check_messages
 from .._streaming import ChatStream
-from .._validation import check_messages, check_model_name, without_none
+from .._validation import check_model_name
 from ..types import ChatCompletion
 from ._base import Resource, post_generation
 
@@ -32,29 +35,36 @@ class Completions(Resource):
         self,
         *,
         model: str,
-        messages: Sequence[Mapping[str, Any]],
+        messages: Sequence[MessageLike],
         stream: Literal[False] = False,
         temperature: Optional[float] = None,
         top_p: Optional[float] = None,
+        top_k: Optional[int] = None,
+        min_p: Optional[float] = None,
         max_tokens: Optional[int] = None,
         stop: Union[str, Sequence[str], None] = None,
         n: Optional[int] = None,
         seed: Optional[int] = None,
-        tools: Optional[Sequence[Mapping[str, Any]]] = None,
-        tool_choice: Union[str, Mapping[str, Any], None] = None,
-        response_format: Optional[Mapping[str, Any]] = None,
-        reasoning_effort: Optional[str] = None,
-        top_k: Optional[int] = None,
-        min_p: Optional[float] = None,
-        repetition_penalty: Optional[float] = None,
         presence_penalty: Optional[float] = None,
         frequency_penalty: Optional[float] = None,
+        repetition_penalty: Optional[float] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        tool_choice: Union[str, Mapping[str, Any], None] = None,
+        parallel_tool_calls: Optional[bool] = None,
+        response_format: Optional[Mapping[str, Any]] = None,
+        logprobs: Optional[bool] = None,
+        top_logprobs: Optional[int] = None,
+        reasoning_effort: Optional[str] = None,
+        reasoning: Optional[Mapping[str, Any]] = None,
+        service_tier: Optional[str] = None,
+        prompt_cache_key: Optional[str] = None,
+        chat_template_kwargs: Optional[Mapping[str, Any]] = None,
+        stream_options: Optional[Mapping[str, Any]] = None,
         user: Optional[str] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutTypes = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
-        **params: Any,
     ) -> ChatCompletion: ...
 
     @overload
@@ -62,29 +72,36 @@ class Completions(Resource):
         self,
         *,
         model: str,
-        messages: Sequence[Mapping[str, Any]],
+        messages: Sequence[MessageLike],
         stream: Literal[True],
         temperature: Optional[float] = None,
         top_p: Optional[float] = None,
+        top_k: Optional[int] = None,
+        min_p: Optional[float] = None,
         max_tokens: Optional[int] = None,
         stop: Union[str, Sequence[str], None] = None,
         n: Optional[int] = None,
         seed: Optional[int] = None,
-        tools: Optional[Sequence[Mapping[str, Any]]] = None,
-        tool_choice: Union[str, Mapping[str, Any], None] = None,
-        response_format: Optional[Mapping[str, Any]] = None,
-        reasoning_effort: Optional[str] = None,
-        top_k: Optional[int] = None,
-        min_p: Optional[float] = None,
-        repetition_penalty: Optional[float] = None,
         presence_penalty: Optional[float] = None,
         frequency_penalty: Optional[float] = None,
+        repetition_penalty: Optional[float] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        tool_choice: Union[str, Mapping[str, Any], None] = None,
+        parallel_tool_calls: Optional[bool] = None,
+        response_format: Optional[Mapping[str, Any]] = None,
+        logprobs: Optional[bool] = None,
+        top_logprobs: Optional[int] = None,
+        reasoning_effort: Optional[str] = None,
+        reasoning: Optional[Mapping[str, Any]] = None,
+        service_tier: Optional[str] = None,
+        prompt_cache_key: Optional[str] = None,
+        chat_template_kwargs: Optional[Mapping[str, Any]] = None,
+        stream_options: Optional[Mapping[str, Any]] = None,
         user: Optional[str] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutTypes = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
-        **params: Any,
     ) -> ChatStream: ...
 
     @overload
@@ -92,42 +109,121 @@ class Completions(Resource):
         self,
         *,
         model: str,
-        messages: Sequence[Mapping[str, Any]],
+        messages: Sequence[MessageLike],
         stream: bool,
-        **params: Any,
-    ) -> Union[ChatCompletion, ChatStream]: ...
-
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        stream: bool = False,
+        temperature: Optional[float] = None,
+        top_p: Optional[float] = None,
+        top_k: Optional[int] = None,
+        min_p: Optional[float] = None,
+        max_tokens: Optional[int] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        n: Optional[int] = None,
+        seed: Optional[int] = None,
+        presence_penalty: Optional[float] = None,
+        frequency_penalty: Optional[float] = None,
+        repetition_penalty: Optional[float] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        tool_choice: Union[str, Mapping[str, Any], None] = None,
+        parallel_tool_calls: Optional[bool] = None,
+        response_format: Optional[Mapping[str, Any]] = None,
+        logprobs: Optional[bool] = None,
+        top_logprobs: Optional[int] = None,
+        reasoning_effort: Optional[str] = None,
+        reasoning: Optional[Mapping[str, Any]] = None,
+        service_tier: Optional[str] = None,
+        prompt_cache_key: Optional[str] = None,
+        chat_template_kwargs: Optional[Mapping[str, Any]] = None,
+        stream_options: Optional[Mapping[str, Any]] = None,
+        user: Optional[str] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutTypes = None,
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         max_retries: Optional[int] = None,
-        **params: Any,
+    ) -> Union[ChatCompletion, ChatStream]: ...
+
+    @strict_keywords
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageLike],
+        stream: bool = False,
+        temperature: Optional[float] = None,
+        top_p: Optional[float] = None,
+        top_k: Optional[int] = None,
+        min_p: Optional[float] = None,
+        max_tokens: Optional[int] = None,
+        stop: Union[str, Sequence[str], None] = None,
+        n: Optional[int] = None,
+        seed: Optional[int] = None,
+        presence_penalty: Optional[float] = None,
+        frequency_penalty: Optional[float] = None,
+        repetition_penalty: Optional[float] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        tool_choice: Union[str, Mapping[str, Any], None] = None,
+        parallel_tool_calls: Optional[bool] = None,
+        response_format: Optional[Mapping[str, Any]] = None,
+        logprobs: Optional[bool] = None,
+        top_logprobs: Optional[int] = None,
+        reasoning_effort: Optional[str] = None,
+        reasoning: Optional[Mapping[str, Any]] = None,
+        service_tier: Optional[str] = None,
+        prompt_cache_key: Optional[str] = None,
+        chat_template_kwargs: Optional[Mapping[str, Any]] = None,
+        stream_options: Optional[Mapping[str, Any]] = None,
+        user: Optional[str] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: TimeoutTypes = None,
+        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
+        max_retries: Optional[int] = None,
     ) -> Union[ChatCompletion, ChatStream]:
-        """Run a chat completion.
+        """Run a chat completion. Options left ``None`` are not sent (the model's defaults
+        apply); the API's own names and ranges are in DeepInfra's chat docs.
 
         Args:
-            model: the model name, e.g. ``"meta-llama/Llama-3.3-70B-Instruct-Turbo"``.
-            messages: ``[{"role": "user", "content": "Hi"}, ...]``.
+            model: the model name, e.g. ``"meta-llama/Llama-3.3-70B-Instruct-Turbo"``, or
+                ``"deploy_id:<id>"`` for a custom deployment.
+            messages: ``[{"role": "user", "content": "Hi"}, ...]``; a message the SDK
+                returned (``completion.choices[0].message``) can be appended as it is.
+                Content is a str or a list of parts (:func:`~deepinfra_sdk.image_part`,
+                :func:`~deepinfra_sdk.audio_part`, ``{"type": "text", "text": ...}``).
             stream: ``True`` returns a :class:`ChatStream` of chunks as they are generated.
-            extra_body: fields merged into the JSON body as they are (for new API options).
+            temperature, top_p, top_k, min_p, presence_penalty, frequency_penalty,
+                repetition_penalty, seed: sampling.
+            max_tokens: the most tokens to generate (``finish_reason == "length"`` when hit).
+            stop: up to 16 strings that end the answer.
+            n: how many choices (1 to 4).
+            tools: tool definitions (:func:`~deepinfra_sdk.function_tool` builds them);
+                :meth:`run_tools` runs the whole loop.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or
+                ``{"type": "function", "function": {"name": ...}}``.
+            parallel_tool_calls: whether one answer may call several tools.
+            response_format: ``{"type": "json_object"}``, ``{"type": "json_schema",
+                "json_schema": {...}}`` (:meth:`parse` builds and checks it) or
+                ``{"type": "regex", "regex": "..."}``.
+            logprobs: return each token's log probability (``choices[i].logprobs``, in
+                streams too); ``top_logprobs`` (0 to 20) adds the likeliest alternatives.
+            reasoning_effort: ``"none"``, ``"low"``, ``"medium"`` or ``"high"`` for
+                reasoning models; ``reasoning`` is the object form
+                (``{"effort": ..., "enabled": ...}``).
+            service_tier: ``"default"``, ``"priority"`` or ``"flex"`` (cheaper, may queue up
+                to ten minutes: the read timeout is raised to cover it unless ``timeout`` is
+                given). The tier that served is ``completion.service_tier``.
+            prompt_cache_key: groups requests that share a prompt prefix for the cache
+                (``usage.prompt_tokens_details.cached_tokens``).
+            chat_template_kwargs: passed to the model's chat template.
+            stream_options: ``{"include_usage": ..., "continuous_usage_stats": ...}``.
+            user: an id for the end user.
+            extra_body: fields merged into the JSON body as they are (for API options the
+                SDK does not model yet).
             timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
                 :class:`~deepinfra_sdk.Timeout`) instead of the client's.
             extra_headers: headers added to this request (``None`` drops one).
             max_retries: this call's retry budget instead of the client's.
-            **params: OpenAI and DeepInfra options (``temperature``, ``top_p``,
-                ``max_tokens``, ``stop``, ``n``, ``seed``, ``tools``, ``tool_choice``,
-                ``response_format``, ``reasoning_effort``, ``top_k``, ``min_p``,
-                ``repetition_penalty``, ...). Options left ``None`` are not sent.
 
         Returns:
             A ``ChatCompletion``, or a ``ChatStream`` when ``stream=True``; use the stream
-            as a context manager so its connection is released.
+            as a context manager so its connection is released. Both carry ``request_id``.
         """
         if not isinstance(model, str) or not model.strip():
             raise ArgumentValueError(
@@ -135,10 +231,41 @@ class Completions(Resource):
             )
         check_model_name(model)
         payload: dict[str, Any] = {"model": model, "messages": check_messages(messages)}
-        payload.update(without_none(params))
+        payload.update(
+            check_chat_options(
+                {
+                    "temperature": temperature,
+                    "top_p": top_p,
+                    "top_k": top_k,
+                    "min_p": min_p,
+                    "max_tokens": max_tokens,
+                    "stop": stop,
+                    "n": n,
+                    "seed": seed,
+                    "presence_penalty": presence_penalty,
+                    "frequency_penalty": frequency_penalty,
+                    "repetition_penalty": repetition_penalty,
+                    "tools": tools,
+                    "tool_choice": tool_choice,
+                    "parallel_tool_calls": parallel_tool_calls,
+                    "response_format": response_format,
+                    "logprobs": logprobs,
+                    "top_logprobs": top_logprobs,
+                    "reasoning_effort": reasoning_effort,
+                    "reasoning": reasoning,
+                    "service_tier": service_tier,
+                    "prompt_cache_key": prompt_cache_key,
+                    "chat_template_kwargs": chat_template_kwargs,
+                    "stream_options": stream_options,
+                    "user": user,
+                }
+            )
+        )
         if extra_body:
             payload.update(extra_body)
         client = self._client
+        if timeout is None and service_tier == "flex":
+            timeout = flex_timeout(client.timeout)
         options: dict[str, Any] = {
             "timeout": timeout,
             "extra_headers": extra_headers,

@@ -1,0 +1,80 @@
+"""Checks on chat options before sending, and what some of them change on our side.
+
+Only what would otherwise fail late or silently is checked here (a misspelled tier, a
+``top_logprobs`` without ``logprobs``, a malformed ``response_format``); ranges the server
+enforces are left to it. Options left ``None`` are dropped: the API must never get ``null``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union
+
+from . import _constants as C
+from ._config import Timeout
+from ._exceptions import ArgumentTypeError, ArgumentValueError
+
+if TYPE_CHECKING:
+    from .types import ChatMessage
+
+__all__ = ["MessageLike", "check_chat_options", "flex_timeout"]
+
+#: A chat message: a dict, or a message the SDK returned.
+MessageLike = Union[Mapping[str, Any], "ChatMessage"]
+
+_TIERS = ("default", "priority", "flex")
+_FORMATS = ("text", "json_object", "json_schema", "regex")
+
+
+def check_chat_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without the unset ones, after the checks above (each error names the fix)."""
+    out = {k: v for k, v in options.items() if v is not None}
+    tier = out.get("service_tier")
+    if tier is not None and tier not in _TIERS:
+        raise ArgumentValueError(
+            f"service_tier must be one of {', '.join(map(repr, _TIERS))}, got {tier!r}"
+        )
+    if "top_logprobs" in out and not out.get("logprobs"):
+        raise ArgumentValueError(
+            "top_logprobs needs logprobs=True as well: pass logprobs=True, top_logprobs=N"
+        )
+    fmt = out.get("response_format")
+    if fmt is not None:
+        if not isinstance(fmt, Mapping) or fmt.get("type") not in _FORMATS:
+            raise ArgumentValueError(
+                "response_format must be {'type': ...} with type one of "
+                f"{', '.join(map(repr, _FORMATS))}, got {fmt!r:.100} (for a schema type, "
+                "use client.chat.completions.parse(response_format=YourType))"
+            )
+        if fmt["type"] == "regex" and not isinstance(fmt.get("regex"), str):
+            raise ArgumentValueError(
+                "response_format {'type': 'regex'} needs the pattern: "
+                "{'type': 'regex', 'regex': '[0-9]+'}"
+            )
+        if fmt["type"] == "json_schema" and not isinstance(fmt.get("json_schema"), Mapping):
+            raise ArgumentValueError(
+                "response_format {'type': 'json_schema'} needs 'json_schema': "
+                "{'name': ..., 'schema': {...}} (parse() builds it from a type)"
+            )
+    tools = out.get("tools")
+    if tools is not None:
+        if isinstance(tools, (str, bytes, Mapping)) or not all(
+            isinstance(t, Mapping) for t in tools
+        ):
+            raise ArgumentTypeError(
+                "tools must be a list of tool definitions (dicts); build one from a function "
+                "with deepinfra_sdk.function_tool(func), or let run_tools(tools=[func]) do it"
+            )
+        out["tools"] = list(tools)
+    return out
+
+
+def flex_timeout(timeout: Timeout) -> Timeout:
+    """The client's timeout stretched to cover the flex tier's queueing (up to ten minutes
+    before the answer starts)."""
+    total = timeout.total
+    if total is not None:
+        total = max(total, C.FLEX_READ_TIMEOUT)
+    return Timeout(
+        connect=timeout.connect, read=max(timeout.read, C.FLEX_READ_TIMEOUT), total=total
+    )
