@@ -29,6 +29,7 @@ __all__ = [
     "CREATED",
     "EMBEDDING_DIMENSIONS",
     "FEATURED",
+    "JSONLESS_MODELS",
     "MODEL_NAME_RE",
     "PARTNER_IMAGE_MODELS",
     "REASONING_MODELS",
@@ -336,6 +337,8 @@ COG_STYLE = frozenset({"stability-ai/sdxl"})
 
 # Text models that refuse ``tools`` with DeepInfra's 400.
 TOOLLESS_MODELS = frozenset({"Sao10K/L3.1-70B-Euryale-v2.2"})
+# Models without JSON output: json_object/json_schema answer 405 (wire.md).
+JSONLESS_MODELS = frozenset({"Sao10K/L3.1-70B-Euryale-v2.2"})
 
 # Partner image models: the native route answers ``{"image_url", "inference_status",
 # "request_id", "status": "ok"}`` (wire.md, FLUX-1.1-pro).

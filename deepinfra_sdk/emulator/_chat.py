@@ -5,8 +5,13 @@ begin with one), chosen by a generator seeded with a hash of the last user messa
 choice index: the same conversation always gets the same answer. ``max_tokens`` (when given)
 is the exact number of tokens produced, with finish reason ``length``; otherwise the answer
 has ``answer_tokens`` tokens and finishes with ``stop``. ``stop`` strings cut the answer.
-``tools`` make the answer one tool call; the reasoning model thinks aloud in
-``reasoning_content`` first; ``response_format`` asks for JSON.
+``tools`` make the answer tool calls whose arguments are instances of each tool's schema,
+round after round until every tool has answered (see ``_chat_extras.py``); the reasoning
+model thinks aloud in ``reasoning_content`` first (``reasoning_tokens`` in the usage);
+``response_format`` asks for JSON (an instance of the ``json_schema``); ``logprobs`` adds
+token log probabilities; a repeated prompt prefix is counted in ``cached_tokens``; a
+requested ``service_tier`` is echoed. Models the catalogue marks as without tool or JSON
+support answer as DeepInfra does (the recorded 400, a 405).
 
 Shapes: ``"recorded"`` (the default) answers as the real service was recorded to
 (``real-traffic/chat_*``): every delta repeats ``"role": "assistant"`` and carries
@@ -25,11 +30,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ._catalogue import REASONING_MODELS, TOOLLESS_MODELS, usable_model
-from ._errors import APIError, openai_error, validation_error
+from ._catalogue import JSONLESS_MODELS, REASONING_MODELS, TOOLLESS_MODELS, usable_model
+from ._chat_extras import PromptCache, think_tokens, token_logprobs, tool_results, tools_for_round
+from ._errors import APIError, message_error, openai_error, validation_error
 from ._ids import new_id
+from ._instances import instance
 from ._sse import DONE
-from ._text import answer_tokens_for, count_tokens, fake_value, message_text, pieces, seed_of
+from ._text import answer_tokens_for, count_tokens, message_text, pieces, seed_of
 from ._validate import optional_int, optional_number
 
 __all__ = ["SHAPES", "ChatPlan", "Choice", "ToolCall", "plan_chat"]
@@ -78,14 +85,15 @@ class Choice:
     index: int
     reasoning: List[str] = field(default_factory=list)
     content: List[str] = field(default_factory=list)
-    tool_call: Optional[ToolCall] = None
+    tool_calls: List[ToolCall] = field(default_factory=list)
     finish_reason: str = "stop"
+    logprobs: Optional[List[Dict[str, Any]]] = None  # one entry per content token
 
     def completion_tokens(self) -> int:
         """Tokens this choice generated."""
         n = len(self.reasoning) + len(self.content)
-        if self.tool_call is not None:
-            n += max(1, count_tokens(self.tool_call.arguments))
+        for call in self.tool_calls:
+            n += max(1, count_tokens(call.arguments))
         return n
 
 
@@ -100,6 +108,8 @@ class ChatPlan:
     pricing: Dict[str, Any]
     include_usage: bool = True
     shapes: str = "recorded"
+    service_tier: Optional[str] = None
+    cached_tokens: int = 0
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -121,18 +131,26 @@ class ChatPlan:
             cents += completion * float(self.pricing["cents_per_output_token"])
             cost = round(cents / 100, 12)
         if self.recorded:  # the recorded key order
-            return {
+            usage: Dict[str, Any] = {
                 "prompt_tokens": self.prompt_tokens,
                 "total_tokens": self.prompt_tokens + completion,
                 "completion_tokens": completion,
                 "estimated_cost": cost,
             }
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": self.prompt_tokens + completion,
-            "estimated_cost": cost,
-        }
+        else:
+            usage = {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": completion,
+                "total_tokens": self.prompt_tokens + completion,
+                "estimated_cost": cost,
+            }
+        # The 2026 details, only when they count something (the recordings predate them).
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        reasoning = sum(len(c.reasoning) for c in self.choices)
+        if reasoning:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+        return usage
 
     def completion(self) -> Dict[str, Any]:
         """The non-stream ``chat.completion`` object."""
@@ -144,24 +162,27 @@ class ChatPlan:
             if self.recorded:
                 message["name"] = None
                 message["tool_calls"] = None
-            if c.tool_call is not None:
+            if c.tool_calls:
                 message["content"] = None
                 message["tool_calls"] = [
                     {
-                        "id": c.tool_call.id,
+                        "id": call.id,
                         "type": "function",
-                        "function": {"name": c.tool_call.name, "arguments": c.tool_call.arguments},
+                        "function": {"name": call.name, "arguments": call.arguments},
                     }
+                    for call in c.tool_calls
                 ]
             choice: Dict[str, Any] = {
                 "index": c.index,
                 "message": message,
                 "finish_reason": c.finish_reason,
             }
-            if not self.recorded:  # the recorded choice has no "logprobs" key
+            if c.logprobs is not None:
+                choice["logprobs"] = {"content": c.logprobs}
+            elif not self.recorded:  # the recorded choice has no "logprobs" key
                 choice["logprobs"] = None
             choices.append(choice)
-        return {
+        answer = {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
@@ -169,6 +190,9 @@ class ChatPlan:
             "choices": choices,
             "usage": self.usage(),
         }
+        if self.service_tier is not None:
+            answer["service_tier"] = self.service_tier
+        return answer
 
     def events(self) -> Iterator[str]:
         """The stream's ``data:`` payloads: role, deltas, finish (with usage), ``[DONE]``.
@@ -188,21 +212,23 @@ class ChatPlan:
             for position in range(longest):
                 for index, tokens in streams:
                     if position < len(tokens):
-                        yield delta(index, key, _quote(tokens[position]))
+                        chunk = delta(index, key, _quote(tokens[position]))
+                        logprobs = self.choices[index].logprobs
+                        if key == "content" and logprobs is not None:
+                            chunk = self._with_logprobs(chunk, logprobs[position])
+                        yield chunk
         for c in self.choices:
-            call = c.tool_call
-            if call is None:
-                continue
-            opening = {
-                "index": 0,
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": ""},
-            }
-            yield delta(c.index, "tool_calls", self._dumps([opening]))
-            for piece in call.fragments():
-                fragment = {"index": 0, "function": {"arguments": piece}}
-                yield delta(c.index, "tool_calls", self._dumps([fragment]))
+            for number, call in enumerate(c.tool_calls):
+                opening = {
+                    "index": number,
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+                yield delta(c.index, "tool_calls", self._dumps([opening]))
+                for piece in call.fragments():
+                    fragment = {"index": number, "function": {"arguments": piece}}
+                    yield delta(c.index, "tool_calls", self._dumps([fragment]))
         for i, c in enumerate(self.choices):
             finish: Dict[str, Any] = {
                 "id": self.id,
@@ -211,6 +237,8 @@ class ChatPlan:
                 "model": self.model,
                 "choices": [{"index": c.index, "delta": {}, "finish_reason": c.finish_reason}],
             }
+            if self.service_tier is not None:
+                finish["service_tier"] = self.service_tier
             # DeepInfra puts usage on the chunk that finishes (the last one, for n > 1).
             if self.include_usage and i == len(self.choices) - 1:
                 finish["usage"] = self.usage()
@@ -218,6 +246,12 @@ class ChatPlan:
                 finish["usage"] = None
             yield self._dumps(finish)
         yield DONE
+
+    def _with_logprobs(self, chunk: str, entry: Dict[str, Any]) -> str:
+        """A content chunk with its token's ``logprobs`` on the choice (rare: re-encoded)."""
+        obj = json.loads(chunk)
+        obj["choices"][0]["logprobs"] = {"content": [entry]}
+        return self._dumps(obj)
 
     def _dumps(self, value: Any) -> str:
         # Recorded streams use json.dumps's default, spaced separators.
@@ -319,9 +353,10 @@ def _apply_stops(tokens: List[str], stops: Sequence[str]) -> Tuple[List[str], bo
     return kept, True
 
 
-def _pick_tool(tools: Any, tool_choice: Any) -> Optional[Dict[str, Any]]:
+def _functions(tools: Any) -> List[Dict[str, Any]]:
+    """The ``function`` objects of ``tools`` (validated as DeepInfra does)."""
     if tools is None:
-        return None
+        return []
     if not isinstance(tools, list) or not all(
         isinstance(t, dict)
         and isinstance(t.get("function"), dict)
@@ -333,24 +368,19 @@ def _pick_tool(tools: Any, tool_choice: Any) -> Optional[Dict[str, Any]]:
             'each tool must be {"type": "function", "function": {"name": ...}}',
             "value_error",
         )
-    if not tools or tool_choice == "none":
-        return None
-    if isinstance(tool_choice, dict):
-        wanted = (tool_choice.get("function") or {}).get("name")
-        for tool in tools:
-            if tool["function"]["name"] == wanted:
-                function: Dict[str, Any] = tool["function"]
-                return function
-        raise openai_error(400, f"tool_choice names an unknown function: {wanted!r}")
-    first: Dict[str, Any] = tools[0]["function"]
-    return first
+    return [t["function"] for t in tools]
 
 
 def plan_chat(
-    body: Dict[str, Any], answer_tokens: int, shapes: str = "recorded", any_model: bool = False
+    body: Dict[str, Any],
+    answer_tokens: int,
+    shapes: str = "recorded",
+    any_model: bool = False,
+    cache: Optional[PromptCache] = None,
 ) -> ChatPlan:
     """Validate a chat request like DeepInfra does and decide its answer (in ``shapes``;
-    ``any_model`` serves a model outside the catalogue)."""
+    ``any_model`` serves a model outside the catalogue; ``cache`` remembers prompt prefixes
+    for ``cached_tokens``)."""
     missing = [name for name in ("model", "messages") if name not in body]
     if missing:
         raise APIError(
@@ -381,12 +411,25 @@ def plan_chat(
             ["body", "stream"], "value could not be parsed to a boolean", "type_error.bool"
         )
     stops = _stops(body.get("stop"))
-    tool = _pick_tool(body.get("tools"), body.get("tool_choice"))
+    functions = _functions(body.get("tools"))
+    calls = tools_for_round(
+        functions, body.get("tool_choice"), body.get("parallel_tool_calls") is not False, messages
+    )
     entry = usable_model(model_name, "text-generation", "/v1/openai/chat/completions", any_model)
-    if tool is not None and entry["model_name"] in TOOLLESS_MODELS:
+    if functions and entry["model_name"] in TOOLLESS_MODELS:
         raise openai_error(
             400, f"Tool calling is not supported for model: {entry['model_name']}", param="tools"
         )
+    format_type = _format_type(body.get("response_format"))
+    if format_type in ("json_object", "json_schema") and entry["model_name"] in JSONLESS_MODELS:
+        raise message_error(
+            405, f"{format_type} response format is not supported for model: {entry['model_name']}"
+        )
+    logprobs = body.get("logprobs") is True
+    top_logprobs = optional_int(body, "top_logprobs", low=0, high=20) or 0
+    tier = body.get("service_tier")
+    if tier is not None and not isinstance(tier, str):
+        raise validation_error(["body", "service_tier"], "str type expected", "type_error.str")
     context = entry.get("max_tokens")
     if max_tokens is not None and context and max_tokens > context:
         raise openai_error(
@@ -402,21 +445,23 @@ def plan_chat(
     prompt_tokens = 2 + sum(4 + count_tokens(message_text(m.get("content"))) for m in messages)
     if body.get("tools"):
         prompt_tokens += count_tokens(json.dumps(body["tools"]))
-    format_type = _format_type(body.get("response_format"))
     reasoning_model = entry["model_name"] in REASONING_MODELS
+    results = tool_results(messages)
 
     choices = []
     for index in range(n):
         seed = seed_of(entry["model_name"], last_user, index)
         choice = Choice(index=index)
-        if tool is not None:
-            rng = random.Random(seed)
-            arguments = json.dumps(fake_value(tool.get("parameters"), rng))
-            choice.tool_call = ToolCall(new_id("call_", 24), str(tool["name"]), arguments)
+        if calls:
+            rng = random.Random(seed + len(results))
+            for function in calls:
+                arguments = json.dumps(instance(function.get("parameters"), rng))
+                call = ToolCall(new_id("call_", 24), str(function["name"]), arguments)
+                choice.tool_calls.append(call)
             choice.finish_reason = "tool_calls"
             choices.append(choice)
             continue
-        think = max(1, answer_tokens // 2) if reasoning_model else 0
+        think = think_tokens(body, answer_tokens) if reasoning_model else 0
         if max_tokens is not None:
             think = min(think, max_tokens)
             size, natural = max_tokens - think, False
@@ -427,8 +472,13 @@ def plan_chat(
             choice.content, natural = _json_answer(body, seed, size, natural)
         else:
             choice.content = answer_tokens_for(seed, size, natural_end=natural)
+            if results and natural:
+                # The answer after tool calls quotes what the tools said.
+                choice.content += [" Tools:"] + [f" {r}" for r in results]
         choice.content, stopped = _apply_stops(choice.content, stops)
         choice.finish_reason = "stop" if (natural or stopped) else "length"
+        if logprobs:
+            choice.logprobs = token_logprobs(choice.content, seed + 2, top_logprobs)
         choices.append(choice)
 
     options = body.get("stream_options")
@@ -441,6 +491,10 @@ def plan_chat(
         pricing=entry["pricing"],
         include_usage=include_usage,
         shapes=shapes,
+        service_tier=tier,
+        cached_tokens=0
+        if cache is None
+        else cache.cached_tokens(entry["model_name"], body.get("prompt_cache_key"), list(messages)),
     )
 
 
@@ -468,7 +522,7 @@ def _json_answer(
     fmt = body["response_format"]
     schema = fmt["json_schema"].get("schema") if fmt["type"] == "json_schema" else None
     if isinstance(schema, dict):
-        document = json.dumps(fake_value(schema, random.Random(seed)))
+        document = json.dumps(instance(schema, random.Random(seed)))
     else:
         words = answer_tokens_for(seed, 12, natural_end=True)
         document = json.dumps({"answer": "".join(words).strip()})

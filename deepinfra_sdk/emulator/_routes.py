@@ -14,6 +14,7 @@ from ._audio import speech, transcription
 from ._batches import BatchService
 from ._catalogue import CATALOGUE, CREATED, FEATURED, find_model, native_model, synthetic_model
 from ._chat import plan_chat
+from ._chat_extras import PromptCache
 from ._completions import plan_completion
 from ._embeddings import embeddings_response
 from ._errors import APIError, native_error, openai_error, validation_error
@@ -48,6 +49,7 @@ class Request:
     query: Dict[str, str] = field(default_factory=dict)
     batches: Optional[BatchService] = None
     form: Optional[Form] = None  # a multipart body, parsed (its files spooled)
+    prompt_cache: Optional[PromptCache] = None  # the emulator's, for cached_tokens
 
 
 def _allow(req: Request, method: str) -> None:
@@ -136,7 +138,9 @@ def _openai_model_info(req: Request, rest: str) -> Reply:
 def _chat(req: Request) -> Reply:
     _allow(req, "POST")
     _auth(req)
-    plan = plan_chat(_body(req, True), req.answer_tokens, req.shapes, req.any_model)
+    plan = plan_chat(
+        _body(req, True), req.answer_tokens, req.shapes, req.any_model, req.prompt_cache
+    )
     if plan.stream:
         return Reply(
             content_type="text/event-stream", headers=list(_SSE_HEADERS), events=plan.events()

@@ -304,6 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
                     form=form,
                     query=dict(parse_qsl(target.partition("?")[2])),
                     batches=state.batches,
+                    prompt_cache=state.prompt_cache,
                 )
             )
         if (

@@ -11,6 +11,7 @@ import time
 from typing import Callable, Counter, Deque, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from ._batches import BatchService
+from ._chat_extras import PromptCache
 from ._faults import FaultQueue
 from ._recording import Headers, RecordedRequest
 
@@ -62,6 +63,7 @@ class State:
         self._counts: Counter[Tuple[str, str]] = collections.Counter()
         self.errors: List[str] = []
         self.faults = FaultQueue()
+        self.prompt_cache = PromptCache()
         self._connections = 0
         self._lock = threading.Lock()
         self.batches = BatchService(lambda: self.answer_tokens)
@@ -139,13 +141,14 @@ class State:
             return self._connections
 
     def reset(self) -> None:
-        """Forget requests, the accepted-connection count and faults."""
+        """Forget requests, the accepted-connection count, faults and cached prompts."""
         with self._lock:
             self.recent.clear()
             self._counts.clear()
             self._connections = 0
             self._peaks = {name: n for name, n in self._active.items() if n}
         self.faults.clear()
+        self.prompt_cache.clear()
 
     def error(self, text: str) -> None:
         """Keep the traceback of an unexpected error in a connection thread."""

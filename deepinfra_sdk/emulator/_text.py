@@ -15,7 +15,6 @@ __all__ = [
     "WORDS",
     "answer_tokens_for",
     "count_tokens",
-    "fake_value",
     "message_text",
     "pieces",
     "seed_of",
@@ -75,34 +74,6 @@ def answer_tokens_for(seed: int, count: int, *, natural_end: bool) -> List[str]:
     if natural_end and tokens and not tokens[-1].endswith("."):
         tokens[-1] = tokens[-1].rstrip(",") + "."
     return tokens
-
-
-def fake_value(schema: Any, rng: random.Random, depth: int = 0) -> Any:
-    """A plausible value for a JSON schema: enough for tool arguments and JSON answers."""
-    if not isinstance(schema, dict) or depth > 4:
-        return rng.choice(WORDS)
-    enum = schema.get("enum")
-    if isinstance(enum, list) and enum:
-        return enum[0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind == "object" or "properties" in schema:
-        props = schema.get("properties")
-        if not isinstance(props, dict):
-            return {}
-        return {str(k): fake_value(v, rng, depth + 1) for k, v in props.items()}
-    if kind == "array":
-        return [fake_value(schema.get("items"), rng, depth + 1)]
-    if kind == "integer":
-        return rng.randint(1, 100)
-    if kind == "number":
-        return round(rng.uniform(0, 100), 2)
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return rng.choice(WORDS)
 
 
 def pieces(text: str, size: int) -> List[str]:
