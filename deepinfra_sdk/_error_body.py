@@ -21,6 +21,7 @@ from ._exceptions import (
     APIStatusError,
     APIStreamError,
     AuthenticationError,
+    CapabilityError,
     MissingAPIKeyError,
     status_error_class,
 )
@@ -189,6 +190,10 @@ def status_error(
     cls = status_error_class(status)
     if status == 401:
         cls, message = _auth_failure(message, key_sent)
+    unsupported = _UNSUPPORTED.search(message) if status in (400, 405) else None
+    if unsupported is not None:
+        cls = CapabilityError
+        message = _capability_message(message, unsupported)
     err = cls(
         message,
         status_code=status,
@@ -196,6 +201,9 @@ def status_error(
         request_id=request_id(headers, body),
         response=response,
     )
+    if isinstance(err, CapabilityError) and unsupported is not None:
+        err.model = unsupported.group("model")
+        err.feature = _feature(unsupported.group("what"))
     err.retry_after = retry_after(headers.get("Retry-After") or headers.get("retry-after"))
     return err
 
@@ -214,6 +222,37 @@ def _auth_failure(message: str, key_sent: bool) -> tuple[type[APIStatusError], s
         f"the API key was rejected ({message}): check DEEPINFRA_API_KEY or api_key=..., "
         "a key from https://deepinfra.com/dash/api_keys"
     )
+
+
+# "Tool calling is not supported for model: X", "json_object response format is not ...".
+_UNSUPPORTED = re.compile(r"(?P<what>.*?)\s+(?:is|are) not supported for model:?\s*(?P<model>\S+)")
+
+
+def _feature(what: str) -> str:
+    lowered = what.lower()
+    if "tool" in lowered:
+        return "tools"
+    for name in ("json_schema", "json_object", "regex", "logprobs"):
+        if name in lowered:
+            return name
+    return what.strip()
+
+
+def _capability_message(message: str, found: re.Match[str]) -> str:
+    feature = _feature(found.group("what"))
+    model = found.group("model").rstrip(".")
+    if feature == "tools":
+        fix = "pick a model that supports tool calling (tagged 'tool_calling' in the model list)"
+    elif feature == "json_schema":
+        fix = (
+            "use response_format={'type': 'json_object'} and describe the schema in the "
+            "prompt, or pick a model that supports JSON schemas"
+        )
+    elif feature == "json_object":
+        fix = "pick a model that supports JSON output (tagged 'json_mode' in the model list)"
+    else:
+        fix = "leave that option out or pick another model"
+    return f"{message} (model {model} cannot do {feature}: {fix})"
 
 
 def is_error_frame(obj: Any) -> bool:

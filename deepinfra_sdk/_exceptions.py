@@ -54,14 +54,17 @@ __all__ = [
     "ArgumentValueError",
     "AuthenticationError",
     "BadRequestError",
+    "CapabilityError",
     "DeepInfraError",
     "InternalServerError",
+    "LengthFinishReasonError",
     "LockedError",
     "MissingAPIKeyError",
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ToolRoundsExceededError",
     "UnprocessableEntityError",
     "UploadError",
 ]
@@ -204,6 +207,19 @@ class BadRequestError(APIStatusError):
     """400: the request was malformed or invalid (for example, the context is too long)."""
 
 
+class CapabilityError(BadRequestError):
+    """The model does not support a feature the request used: DeepInfra's "... is not
+    supported for model: X" (a 400 or a 405; a :class:`BadRequestError` either way).
+    Never retried; the message names the model and the way out.
+
+    ``model`` is the model named by the server and ``feature`` what it refused
+    (``"tools"``, ``"json_object"``, ``"json_schema"``, ...), when the message says.
+    """
+
+    model: Optional[str] = None
+    feature: Optional[str] = None
+
+
 class AuthenticationError(APIStatusError):
     """401: the API key sent was rejected (its message says to check ``DEEPINFRA_API_KEY``).
 
@@ -271,6 +287,34 @@ class APIStreamError(APIError):
 
 class APIResponseValidationError(APIError):
     """The server's body or a stream frame is not valid JSON or lacks what the wire promises."""
+
+
+class LengthFinishReasonError(APIResponseValidationError):
+    """The answer was cut at the token limit (``finish_reason == "length"``) before it was
+    complete, so it cannot be parsed: raise ``max_tokens`` or ask for less. ``completion``
+    is the cut answer."""
+
+    completion: Any = None
+
+
+class ToolRoundsExceededError(DeepInfraError):
+    """``run_tools`` reached ``max_rounds`` with the model still calling tools.
+
+    ``messages`` is the conversation so far (wire dicts, ending with the assistant message
+    that asked for more calls): pass it back to continue. ``tool_errors`` maps a tool call
+    id to the exception its tool raised.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        messages: list[dict[str, Any]],
+        tool_errors: dict[str, BaseException],
+    ) -> None:
+        super().__init__(message)
+        self.messages = messages
+        self.tool_errors = tool_errors
 
 
 class APIResponseTooLargeError(APIResponseValidationError):

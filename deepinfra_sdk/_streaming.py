@@ -25,7 +25,9 @@ from .types import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatMessage,
+    ChoiceLogprobs,
     FunctionCall,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -111,10 +113,11 @@ def _joined(parts: list[str]) -> str:
 class _Choice:
     """What has arrived so far for one choice index."""
 
-    __slots__ = ("content", "finish_reason", "reasoning", "role", "tools")
+    __slots__ = ("content", "finish_reason", "logprobs", "reasoning", "role", "tools")
 
     def __init__(self) -> None:
         self.content: list[str] = []
+        self.logprobs: Optional[list[TokenLogprob]] = None
         self.reasoning: list[str] = []
         self.tools: dict[int, _ToolCallBuilder] = {}
         self.finish_reason: Optional[str] = None
@@ -149,6 +152,8 @@ class ChatStream:
         self.model = model
         self.created = 0
         self.usage: Optional[Usage] = None
+        #: The service tier that served the stream, once the server says.
+        self.service_tier: Optional[str] = None
         self.done = False
         # [DONE] was read (the caller may not have decoded what came before it yet).
         self._done_read = False
@@ -221,15 +226,20 @@ class ChatStream:
             tools = [acc.tools[i].build() for i in sorted(acc.tools)]
             message = ChatMessage(
                 role=acc.role,
-                content=_joined(acc.content),
+                # As a whole answer has it: null content beside tool calls.
+                content=_joined(acc.content) or (None if tools else ""),
                 reasoning_content=_joined(acc.reasoning) or None,
                 tool_calls=tools or None,
                 name=None,
                 tool_call_id=None,
             )
+            logprobs = None if acc.logprobs is None else ChoiceLogprobs(content=acc.logprobs)
             choices.append(
                 ChatChoice(
-                    index=index, message=message, finish_reason=acc.finish_reason, logprobs=None
+                    index=index,
+                    message=message,
+                    finish_reason=acc.finish_reason,
+                    logprobs=logprobs,
                 )
             )
         completion = ChatCompletion(
@@ -240,6 +250,7 @@ class ChatStream:
             choices=choices,
             usage=self.usage,
             system_fingerprint=None,
+            service_tier=self.service_tier,
         )
         completion.request_id = self.request_id
         return completion
@@ -429,6 +440,8 @@ class ChatStream:
 
     def _absorb(self, chunk: ChatCompletionChunk) -> None:
         self._absorb_head(chunk)
+        if chunk.service_tier:
+            self.service_tier = chunk.service_tier
         choices = self._choices
         for choice in chunk.choices:
             index = choice.index
@@ -458,6 +471,10 @@ class ChatStream:
                 acc.role = _text(delta.role, "role")
             if choice.finish_reason:
                 acc.finish_reason = choice.finish_reason
+            if choice.logprobs is not None and choice.logprobs.content:
+                if acc.logprobs is None:
+                    acc.logprobs = []
+                acc.logprobs.extend(choice.logprobs.content)
 
     # -- closing -----------------------------------------------------------------------------
 

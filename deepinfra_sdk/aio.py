@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import inspect
 import itertools
 import threading
 import weakref
@@ -57,11 +58,13 @@ import anyio.to_thread
 from . import _constants as C
 from ._batch import BatchResult, BatchRun, ProgressOption
 from ._cancel import CallGuard
+from ._chat_options import MessageLike
 from ._config import TimeoutTypes, redact_url
 from ._exceptions import APIConnectionError, APIError, ArgumentTypeError, ArgumentValueError
 from ._keywords import strict_keywords
 from ._pump import ConcurrentReadError, StreamPump, Wakeups
 from ._streaming import ChatStream
+from ._tools import PreparedCall, ToolLoop, ToolRunResult, raised
 from .client import DeepInfraClient
 from .resources import (
     Batches,
@@ -722,6 +725,29 @@ class AsyncTextCompletions(_AsyncResource[TextCompletions]):
     create = _threaded_stream(TextCompletions.create)
 
 
+async def _run_calls(calls: Sequence[PreparedCall]) -> list[Any]:
+    """One round's tool calls, concurrently: coroutine functions as tasks, plain functions
+    in worker threads; each outcome is the tool's value or what it raised."""
+    outcomes: list[Any] = [None] * len(calls)
+
+    async def run(index: int, call: PreparedCall) -> None:
+        func = call.func
+        assert func is not None
+        if inspect.iscoroutinefunction(func):
+            try:
+                outcomes[index] = await func(*call.args, **call.kwargs)
+            except Exception as exc:
+                outcomes[index] = raised(exc)
+        else:
+            outcomes[index] = await anyio.to_thread.run_sync(call.run)
+
+    async with anyio.create_task_group() as group:
+        for index, call in enumerate(calls):
+            if call.func is not None:
+                group.start_soon(run, index, call)
+    return outcomes
+
+
 class AsyncCompletions:
     """``aclient.chat.completions``."""
 
@@ -794,6 +820,52 @@ class AsyncCompletions:
             return AsyncChatStream(result, owner)
         return result
 
+    async def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageLike],
+        tools: Sequence[Any],
+        max_rounds: int = 8,
+        **params: Any,
+    ) -> ToolRunResult:
+        # The docstring is the sync method's (set below the class).
+        if "stream" in params or "tools" in params:
+            raise ArgumentTypeError(
+                "run_tools takes neither stream= nor tool definitions in **params: pass the "
+                "functions as tools=[...]"
+            )
+        loop = ToolLoop(messages, tools, max_rounds)
+        while True:
+            completion = await self.create(
+                model=model, messages=loop.messages, tools=loop.definitions, **params
+            )
+            calls = loop.take(completion)
+            if calls is None:
+                return loop.result(completion)
+            outcomes = await _run_calls(calls)
+            loop.answer(calls, outcomes)
+
+    async def parse(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageLike],
+        response_format: Any,
+        **params: Any,
+    ) -> ChatCompletion:
+        # The docstring is the sync method's (set below the class).
+        owner = self._owner
+        sync = owner._client.chat.completions
+        return await owner._call(
+            Completions.parse,
+            sync,
+            model=model,
+            messages=messages,
+            response_format=response_format,
+            **params,
+        )
+
     async def batch(
         self,
         requests: Iterable[Mapping[str, Any]],
@@ -844,6 +916,10 @@ class AsyncCompletions:
                     await slots.acquire()
                     tasks.start_soon(one, index, request)
         return run.result()
+
+
+AsyncCompletions.run_tools.__doc__ = Completions.run_tools.__doc__
+AsyncCompletions.parse.__doc__ = Completions.parse.__doc__
 
 
 class AsyncChat:
@@ -919,6 +995,11 @@ class AsyncChatStream:
     def usage(self) -> Optional[Usage]:
         """Token usage (and ``estimated_cost``), once the server sent it."""
         return self._stream.usage
+
+    @property
+    def service_tier(self) -> Optional[str]:
+        """The service tier that served the stream, once the server says."""
+        return self._stream.service_tier
 
     @property
     def tool_calls(self) -> list[ToolCall]:

@@ -588,6 +588,12 @@ class ChatMessage(_JsonMixin):
     name: Optional[str] = None
     tool_call_id: Optional[str] = None
 
+    @property
+    def parsed(self) -> Any:
+        """The content parsed into the type given to ``chat.completions.parse`` (``None``
+        for a message that did not come from ``parse``)."""
+        return self.__dict__.get("_parsed")
+
 
 @dataclass
 class PromptTokensDetails(_JsonMixin):
@@ -701,6 +707,7 @@ class ChatCompletionChunk(_JsonMixin):
     model: str = ""
     choices: List[ChunkChoice] = field(default_factory=list)
     usage: Optional[Usage] = None
+    service_tier: Optional[str] = None
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> "Self":
@@ -753,6 +760,7 @@ class ChatCompletionChunk(_JsonMixin):
                 get("model") or "",
                 choices,
                 None if usage is None else _usage(usage),
+                get("service_tier"),
             )
             chunk._wire = d
             return chunk

@@ -280,7 +280,7 @@ def test_chunk_tolerates_missing_and_unknown_fields() -> None:
         ChunkChoice(0, ChoiceDelta(), "stop")
     ]
     noisy = json.loads(CHUNK_CONTENT)
-    noisy["service_tier"] = "x"
+    noisy["system_fingerprint"] = "x"
     noisy["choices"][0]["stop_reason"] = None
     noisy["choices"][0]["delta"]["audio"] = {"id": "a"}
     noisy["usage"] = {"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": 0}}
@@ -290,12 +290,12 @@ def test_chunk_tolerates_missing_and_unknown_fields() -> None:
     assert decoded == expected
     assert ChatCompletionChunk.from_dict(noisy) == expected
     # What the classes do not model is kept, at every level, and given back by to_dict.
-    assert decoded.extra == {"service_tier": "x"}
+    assert decoded.extra == {"system_fingerprint": "x"}
     assert decoded.choices[0].extra == {"stop_reason": None}
     assert decoded.choices[0].delta.extra == {"audio": {"id": "a"}}
     assert expected.extra == {} and expected.choices[0].delta.extra == {}
     assert ChatCompletionChunk().extra == {}
-    assert decoded.to_dict()["service_tier"] == "x"
+    assert decoded.to_dict()["system_fingerprint"] == "x"
     assert decoded.to_dict()["choices"][0]["delta"]["audio"] == {"id": "a"}
 
 

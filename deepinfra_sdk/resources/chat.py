@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union, cast, overload
 
 from .. import _constants as C
 from .._chat_options import MessageLike, check_chat_options, flex_timeout
 from .._config import TimeoutTypes
-from .._exceptions import ArgumentValueError
+from .._exceptions import ArgumentTypeError, ArgumentValueError
 from .._keywords import strict_keywords
 from .._messages import check_messages
 from .._streaming import ChatStream
+from .._structured import parse_completion, response_format_for
+from .._tools import PreparedCall, ToolLoop, ToolRunResult
 from .._validation import check_model_name
 from ..types import ChatCompletion
 from ._base import Resource, post_generation
@@ -286,6 +289,90 @@ class Completions(Resource):
             ),
         )
 
+    def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageLike],
+        tools: Sequence[Any],
+        max_rounds: int = 8,
+        **params: Any,
+    ) -> ToolRunResult:
+        """Let the model call Python functions until it answers: call the model, run the
+        tools it asks for (the calls of one round concurrently, in threads), send their
+        results back, and repeat.
+
+        Args:
+            model: the model name.
+            messages: the conversation so far (as for :meth:`create`).
+            tools: functions (typed, with docstrings: see
+                :func:`~deepinfra_sdk.function_tool`) or pydantic model classes.
+            max_rounds: the most rounds of tool calls before
+                :class:`~deepinfra_sdk.ToolRoundsExceededError` (which carries the
+                conversation so far).
+            **params: any other :meth:`create` option (``temperature``, ``tool_choice``,
+                ``parallel_tool_calls``, ``timeout``, ...), sent with every call.
+
+        Returns:
+            The final :class:`~deepinfra_sdk.ToolRunResult`: a ``ChatCompletion`` with
+            ``.messages`` (the whole conversation, ending with the final answer) and
+            ``.tool_errors`` (tool call id -> exception). A tool that raises, a call with
+            arguments that do not fit the function, or a call to an unknown tool is
+            answered to the model with the error's text.
+
+        On :class:`~deepinfra_sdk.AsyncDeepInfraClient` (``await
+        aclient.chat.completions.run_tools(...)``) tools may also be coroutine functions:
+        a round's calls run as tasks, plain functions in worker threads.
+        """
+        if "stream" in params or "tools" in params:
+            raise ArgumentTypeError(
+                "run_tools takes neither stream= nor tool definitions in **params: pass the "
+                "functions as tools=[...]"
+            )
+        loop = ToolLoop(messages, tools, max_rounds)
+        for tool in loop.tools.values():
+            if inspect.iscoroutinefunction(tool.func):
+                raise ArgumentTypeError(
+                    f"tool {tool.name!r} is a coroutine function: run it with "
+                    "AsyncDeepInfraClient's chat.completions.run_tools"
+                )
+        while True:
+            completion = self.create(
+                model=model, messages=loop.messages, tools=loop.definitions, **params
+            )
+            calls = loop.take(completion)
+            if calls is None:
+                return loop.result(completion)
+            loop.answer(calls, run_calls(calls))
+
+    def parse(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageLike],
+        response_format: Any,
+        **params: Any,
+    ) -> ChatCompletion:
+        """A completion whose answer is parsed into ``response_format``: a pydantic model
+        class (the ``pydantic`` extra), a dataclass, or a JSON-schema dict.
+
+        Sends ``{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}}``
+        and sets ``choices[i].message.parsed`` to the instance (a dict for a schema dict).
+        ``**params`` are the other :meth:`create` options (not ``stream``).
+
+        Raises:
+            LengthFinishReasonError: an answer was cut at the token limit.
+            APIResponseValidationError: an answer does not fit the type (the raw content
+                is the error's ``body``).
+            CapabilityError: the model cannot produce JSON schemas (DeepInfra's "... is not
+                supported for model: X"); never retried.
+        """
+        if "stream" in params:
+            raise ArgumentTypeError("parse() does not stream: call create(stream=True) instead")
+        fmt, parser = response_format_for(response_format)
+        completion = self.create(model=model, messages=messages, response_format=fmt, **params)
+        return parse_completion(completion, parser)
+
     def batch(
         self,
         requests: Iterable[Mapping[str, Any]],
@@ -319,6 +406,21 @@ class Completions(Resource):
         from .._batch import run_batch
 
         return run_batch(self.create, requests, concurrency=concurrency, progress=progress)
+
+
+def run_calls(calls: Sequence[PreparedCall]) -> list[Any]:
+    """Run one round's tool calls, concurrently in threads when there are several; each
+    outcome is the tool's value or what it raised."""
+    runnable = [c for c in calls if c.func is not None]
+    if len(runnable) <= 1:
+        return [c.run() if c.func is not None else None for c in calls]
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(runnable), thread_name_prefix="tool") as pool:
+        # Each call sees the caller's context variables, as a direct call would.
+        futures = {id(c): pool.submit(contextvars.copy_context().run, c.run) for c in runnable}
+        return [futures[id(c)].result() if c.func is not None else None for c in calls]
 
 
 class Chat(Resource):
