@@ -157,7 +157,11 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def run_code(code: str, namespace: dict[str, Any], filename: str, first_line: int) -> None:
     """Execute a block; line numbers in tracebacks are those of the Markdown file."""
     source = "\n" * (first_line - 1) + code
-    compiled = compile(source, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    # dont_inherit: the block runs as a user's script would, without this module's
+    # `from __future__ import annotations` (pydantic models in examples need that).
+    compiled = compile(
+        source, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+    )
     if compiled.co_flags & inspect.CO_COROUTINE:
         # A notebook-style block: its top-level awaits run in one event loop.
         asyncio.run(eval(compiled, namespace))

@@ -382,6 +382,9 @@ def featured_models() -> List[Dict[str, Any]]:
     return [copy.deepcopy(e) for name in FEATURED if (e := find_model(name)) is not None]
 
 
+_DEPLOYMENT_RE = re.compile(r"deploy_id:[A-Za-z0-9_-]{1,128}")
+
+
 def synthetic_model(name: str, type_: str) -> Dict[str, Any]:
     """A made-up entry serving ``name`` as a ``type_`` model (the ``any_model`` mode)."""
     pricing: Dict[str, Any] = {
@@ -412,6 +415,9 @@ def usable_model(
         raise validation_error(["body", "model"], "str type expected", "type_error.str")
     entry = find_model(name)
     if entry is None and any_model and MODEL_NAME_RE.match(name):
+        return synthetic_model(name, wanted_type)
+    if entry is None and _DEPLOYMENT_RE.fullmatch(name):
+        # A custom deployment (documented as "deploy_id:<id>"): served as its type.
         return synthetic_model(name, wanted_type)
     if entry is None:
         raise openai_error(

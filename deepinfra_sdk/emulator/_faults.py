@@ -33,7 +33,7 @@ FRAMINGS = ("chunked", "content-length", "close")
 LINE_ENDINGS = ("\n", "\r\n", "\r")
 DROPS = ("before_response", "after_headers", "after_events")
 STALL_POINTS = ("before_response", "after_headers", "after_events")
-ERROR_FRAMES = ("deepinfra", "openai")
+ERROR_FRAMES = ("deepinfra", "openai", "null_choices")
 IMAGE_RESULTS = ("truncated_base64", "wrong_media_type", "empty", "url", "output")
 # A padded frame is built in memory: a typo should not take the host's memory with it.
 MAX_FRAME_BYTES = 256 * 1024 * 1024
@@ -103,7 +103,8 @@ class Fault:
     malformed_frame: bool = False
     """Send ``data: {not json`` as event number ``after_events``."""
     error_frame: Optional[str] = None
-    """``deepinfra`` or ``openai``: an in-stream error frame after ``after_events`` events,
+    """``deepinfra``, ``openai`` or ``null_choices`` (a chunk with ``"choices": null`` and an
+    ``error``): an in-stream error frame after ``after_events`` events,
     followed only by ``[DONE]`` (unless ``no_done``)."""
     no_done: bool = False
     """End the stream without ``data: [DONE]``."""

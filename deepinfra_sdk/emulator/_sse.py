@@ -31,8 +31,13 @@ def ping_comment(line_ending: str) -> bytes:
 
 
 def error_frame(kind: str, message: Optional[str]) -> str:
-    """An in-stream error payload: DeepInfra's ``validation_error`` frame or OpenAI's."""
+    """An in-stream error payload: DeepInfra's ``validation_error`` frame, OpenAI's, or a
+    chunk-shaped one whose ``choices`` is ``null`` beside the error (``null_choices``)."""
     text = message or _DEFAULT_ERROR
+    if kind == "null_choices":
+        return json.dumps(
+            {"object": "chat.completion.chunk", "choices": None, "error": {"message": text}}
+        )
     if kind == "deepinfra":
         inner = json.dumps({"error": {"message": text}})
         return json.dumps({"error_type": "validation_error", "error_message": inner})

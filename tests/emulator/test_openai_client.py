@@ -195,3 +195,80 @@ def test_openai_text_completion_like_our_sdk(client: openai.OpenAI, ours: Any) -
         model=TEXT_MODEL, prompt="Once upon", max_tokens=6, stream=True
     ) as s:
         assert "".join(pieces) == "".join(s.iter_text()) == s.to_completion().text == mine.text
+
+
+# -- tools and structured outputs: openai and deepinfra_sdk get the same answers ----------
+
+
+def _weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}"
+
+
+def _clock(city: str) -> str:
+    """The local time in a city."""
+    return "10:42"
+
+
+def _census(city: str) -> int:
+    """How many people live in a city."""
+    return 2_100_000
+
+
+def test_the_tool_loop_agrees_with_openai(emulator: Emulator, client: openai.OpenAI) -> None:
+    import json
+
+    from deepinfra_sdk import DeepInfraClient, function_tool
+
+    funcs = {f.__name__: f for f in (_weather, _clock, _census)}
+    tools: Any = [function_tool(f) for f in funcs.values()]
+    messages: list[Any] = [{"role": "user", "content": "Plan a day in Lyon."}]
+    rounds = 0
+    while True:  # the loop as openai's docs write it
+        completion = client.chat.completions.create(
+            model=TEXT_MODEL, messages=messages, tools=tools
+        )
+        message = completion.choices[0].message
+        messages.append(message)
+        if not message.tool_calls:
+            break
+        rounds += 1
+        for call in message.tool_calls:
+            result = funcs[call.function.name](**json.loads(call.function.arguments))
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": str(result)})
+    with DeepInfraClient(emulator.api_key, base_url=emulator.url) as ours:
+        result = ours.chat.completions.run_tools(
+            model=TEXT_MODEL,
+            messages=[{"role": "user", "content": "Plan a day in Lyon."}],
+            tools=list(funcs.values()),
+        )
+    assert rounds == result.rounds == 2
+    assert result.text == message.content
+    theirs = [m for m in messages if isinstance(m, dict) and m["role"] == "tool"]
+    assert [m["content"] for m in theirs] == [
+        m["content"] for m in result.messages if m["role"] == "tool"
+    ]
+
+
+def test_parse_agrees_with_openai(emulator: Emulator, client: openai.OpenAI) -> None:
+    import pydantic
+
+    from deepinfra_sdk import DeepInfraClient
+
+    class Street(pydantic.BaseModel):
+        name: str
+        number: int
+
+    class Home(pydantic.BaseModel):
+        owner: str
+        street: Street
+        rooms: list[str]
+
+    ask = [{"role": "user", "content": "Describe a home."}]
+    theirs = client.chat.completions.parse(model=TEXT_MODEL, messages=ask, response_format=Home)  # type: ignore[arg-type]
+    with DeepInfraClient(emulator.api_key, base_url=emulator.url) as ours_client:
+        ours = ours_client.chat.completions.parse(
+            model=TEXT_MODEL, messages=ask, response_format=Home
+        )
+    assert isinstance(theirs.choices[0].message.parsed, Home)
+    assert ours.choices[0].message.parsed == theirs.choices[0].message.parsed

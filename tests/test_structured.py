@@ -1,0 +1,207 @@
+"""Structured outputs: parse() with a nested pydantic model, a dataclass and a schema dict,
+sync and async, and its typed errors; the schemas and checks behind it (_jsonschema.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal, Optional, Union
+
+import jsonschema
+import pydantic
+import pytest
+
+from deepinfra_sdk import (
+    APIResponseValidationError,
+    ArgumentTypeError,
+    AsyncDeepInfraClient,
+    CapabilityError,
+    DeepInfraClient,
+    LengthFinishReasonError,
+)
+from deepinfra_sdk._jsonschema import coerce, schema_of
+from deepinfra_sdk.emulator import Emulator
+
+MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+ASK = [{"role": "user", "content": "Describe a person."}]
+CHAT = "/v1/openai/chat/completions"
+
+
+class Address(pydantic.BaseModel):
+    street: str
+    city: str
+    zip_code: Optional[str] = None
+
+
+class Pet(pydantic.BaseModel):
+    name: str
+    kind: Literal["cat", "dog"]
+
+
+class Person(pydantic.BaseModel):
+    """A person."""
+
+    name: str
+    age: int = pydantic.Field(ge=0, le=130)
+    address: Address
+    pets: list[Pet]
+    scores: dict[str, float] = {}
+
+
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclass
+class Dimensions:
+    width: float
+    height: float
+
+
+@dataclass
+class Product:
+    name: str
+    color: Color
+    size: Dimensions
+    tags: list[str] = field(default_factory=list)
+    price: Optional[float] = None
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def client(emu: Emulator) -> Iterator[DeepInfraClient]:
+    emu.reset()
+    with DeepInfraClient(emu.api_key, base_url=emu.url, max_retries=2) as c:
+        yield c
+
+
+def test_parse_a_nested_pydantic_model(emu: Emulator, client: DeepInfraClient) -> None:
+    done = client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Person)
+    person = done.choices[0].message.parsed
+    assert isinstance(person, Person) and isinstance(person.address, Address)
+    assert all(isinstance(p, Pet) for p in person.pets) and 0 <= person.age <= 130
+    assert Person.model_validate_json(done.text) == person
+    sent = emu.requests[-1].json["response_format"]
+    assert sent["type"] == "json_schema"
+    assert sent["json_schema"]["name"] == "Person" and sent["json_schema"]["strict"] is True
+    assert sent["json_schema"]["schema"] == Person.model_json_schema()
+
+
+def test_parse_a_dataclass_and_a_schema_dict(client: DeepInfraClient) -> None:
+    done = client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Product)
+    product = done.choices[0].message.parsed
+    assert isinstance(product, Product) and isinstance(product.size, Dimensions)
+    assert isinstance(product.color, Color)
+    schema = {
+        "title": "city facts",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "rivers": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["name", "rivers"],
+    }
+    facts = client.chat.completions.parse(model=MODEL, messages=ASK, response_format=schema)
+    value = facts.choices[0].message.parsed
+    jsonschema.validate(value, schema)
+    assert value == json.loads(facts.text)
+
+
+def test_a_cut_answer_raises_length_finish_reason(client: DeepInfraClient) -> None:
+    with pytest.raises(LengthFinishReasonError, match="max_tokens") as info:
+        client.chat.completions.parse(
+            model=MODEL, messages=ASK, response_format=Person, max_tokens=3
+        )
+    assert info.value.completion.choices[0].finish_reason == "length"
+    assert isinstance(info.value, APIResponseValidationError)
+
+
+def test_content_that_does_not_validate_keeps_the_raw_content(client: DeepInfraClient) -> None:
+    class Picky(pydantic.BaseModel):
+        name: str
+
+        @pydantic.field_validator("name")
+        @classmethod
+        def never(cls, value: str) -> str:
+            raise ValueError("no name is good enough")
+
+    with pytest.raises(APIResponseValidationError, match="no name is good enough") as info:
+        client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Picky)
+    assert json.loads(info.value.body)["name"]
+    assert isinstance(info.value.__cause__, pydantic.ValidationError)
+
+
+def test_a_model_without_schemas_is_a_capability_error_not_retried(
+    emu: Emulator, client: DeepInfraClient
+) -> None:
+    with pytest.raises(CapabilityError, match="json_object") as info:
+        client.chat.completions.parse(
+            model="Sao10K/L3.1-70B-Euryale-v2.2", messages=ASK, response_format=Person
+        )
+    assert info.value.status_code == 405 and info.value.feature == "json_schema"
+    assert emu.request_count(CHAT) == 1
+
+
+def test_parse_refuses_what_it_cannot_describe(client: DeepInfraClient) -> None:
+    with pytest.raises(ArgumentTypeError, match=r"deepinfra-sdk\[pydantic\]"):
+        client.chat.completions.parse(model=MODEL, messages=ASK, response_format=int)
+    with pytest.raises(ArgumentTypeError, match="create"):
+        client.chat.completions.parse(
+            model=MODEL, messages=ASK, response_format=Person, stream=True
+        )
+
+
+@pytest.mark.anyio
+async def test_async_parse(emu: Emulator) -> None:
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        done = await client.chat.completions.parse(
+            model=MODEL, messages=ASK, response_format=Person
+        )
+        assert isinstance(done.choices[0].message.parsed, Person)
+        with pytest.raises(LengthFinishReasonError):
+            await client.chat.completions.parse(
+                model=MODEL, messages=ASK, response_format=Product, max_tokens=2
+            )
+
+
+# -- schemas and checks --------------------------------------------------------------------
+
+
+def test_schemas_of_python_types_validate_the_values_coerce_accepts() -> None:
+    schema = schema_of(Product)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    value = {"name": "lamp", "color": "red", "size": {"width": 1, "height": 2.5}, "tags": ["x"]}
+    jsonschema.validate(value, schema)
+    product = coerce(Product, value)
+    assert product == Product("lamp", Color.RED, Dimensions(1.0, 2.5), ["x"])
+    assert schema_of(Union[int, str, None]) == {
+        "anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]
+    }
+    assert schema_of(tuple[int, ...]) == {"type": "array", "items": {"type": "integer"}}
+    assert coerce(tuple[int, str], [1, "a"]) == (1, "a")
+    assert coerce(dict[str, list[int]], {"a": [1]}) == {"a": [1]}
+
+
+@pytest.mark.parametrize(
+    ("tp", "value", "where"),
+    [
+        (Product, {"name": "x", "color": "red"}, "size is missing"),
+        (Product, {"name": "x", "color": "green", "size": {}}, "color should be one of"),
+        (Product, {"name": 1, "color": "red", "size": {}}, "name should be a string"),
+        (Dimensions, {"width": True, "height": 1}, "width should be a number"),
+        (list[int], [1, "2"], "[1] should be an integer"),
+        (Literal["a"], "b", "should be one of 'a'"),
+    ],
+)
+def test_coerce_names_where_a_value_is_wrong(tp: Any, value: Any, where: str) -> None:
+    with pytest.raises(ValueError) as info:
+        coerce(tp, value)
+    assert where in str(info.value)
