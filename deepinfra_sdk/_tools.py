@@ -16,6 +16,7 @@ import json
 import re
 import typing
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Callable, Optional
 
 from ._exceptions import ArgumentTypeError, ArgumentValueError, ToolRoundsExceededError
@@ -266,7 +267,18 @@ class ToolRunResult(ChatCompletion):
 class ToolLoop:
     """The state of one ``run_tools`` call (see the module docstring)."""
 
-    def __init__(self, messages: Any, tools: Sequence[Any], max_rounds: int) -> None:
+    def __init__(
+        self,
+        messages: Any,
+        tools: Sequence[Any],
+        max_rounds: int,
+        params: Mapping[str, Any] = MappingProxyType({}),
+    ) -> None:
+        if "stream" in params or "tools" in params:
+            raise ArgumentTypeError(
+                "run_tools takes neither stream= nor tool definitions in **params: pass the "
+                "functions as tools=[...]"
+            )
         if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
             raise ArgumentTypeError(
                 "tools must be a list of functions (or pydantic model classes), e.g. "

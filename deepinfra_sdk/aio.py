@@ -830,12 +830,7 @@ class AsyncCompletions:
         **params: Any,
     ) -> ToolRunResult:
         # The docstring is the sync method's (set below the class).
-        if "stream" in params or "tools" in params:
-            raise ArgumentTypeError(
-                "run_tools takes neither stream= nor tool definitions in **params: pass the "
-                "functions as tools=[...]"
-            )
-        loop = ToolLoop(messages, tools, max_rounds)
+        loop = ToolLoop(messages, tools, max_rounds, params)
         while True:
             completion = await self.create(
                 model=model, messages=loop.messages, tools=loop.definitions, **params

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -20,21 +19,6 @@ from deepinfra_sdk.emulator import Emulator, Fault
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 MSGS = [{"role": "user", "content": "Say hi."}]
 CHAT = "/v1/openai/chat/completions"
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    emu.reset()
-    with DeepInfraClient(emu.api_key, base_url=emu.url, max_retries=0) as c:
-        c._transport._sleep = lambda s: None  # retries without the back-off waits
-        yield c
-    emu.clear_faults()
 
 
 # (route the call hits, the call with the per-call options given as keywords)
@@ -67,40 +51,40 @@ def _last(emu: Emulator, route: str) -> Any:
 
 @pytest.mark.parametrize("name", list(CALLS))
 def test_extra_headers_reach_the_server_and_drop_defaults(
-    emu: Emulator, client: DeepInfraClient, name: str
+    emu: Emulator, emu_client: DeepInfraClient, name: str
 ) -> None:
     route, call = CALLS[name]
-    call(client, extra_headers={"X-Trace": "t-1", "User-Agent": None})
+    call(emu_client, extra_headers={"X-Trace": "t-1", "User-Agent": None})
     seen = _last(emu, route).headers
     assert seen.get("x-trace") == "t-1"
     assert "deepinfra" not in (seen.get("user-agent") or "")
     # The next call without them sends the client's own headers again (no stale template).
-    call(client)
+    call(emu_client)
     seen = _last(emu, route).headers
     assert seen.get("x-trace") is None
     assert "deepinfra" in (seen.get("user-agent") or "").lower()
 
 
 @pytest.mark.parametrize("name", list(CALLS))
-def test_max_retries_per_call(emu: Emulator, client: DeepInfraClient, name: str) -> None:
+def test_max_retries_per_call(emu: Emulator, emu_client: DeepInfraClient, name: str) -> None:
     route, call = CALLS[name]
     emu.inject(Fault(status=503), times=2, route=route)
     before = emu.request_count()
-    call(client, max_retries=2)  # the client itself retries nothing
+    call(emu_client, max_retries=2)  # the client itself retries nothing
     assert emu.request_count() - before == 3
     emu.inject(Fault(status=503), times=1, route=route)
     with pytest.raises(InternalServerError):
-        call(client)
+        call(emu_client)
 
 
 @pytest.mark.parametrize("name", list(CALLS))
-def test_timeout_per_call(emu: Emulator, client: DeepInfraClient, name: str) -> None:
+def test_timeout_per_call(emu: Emulator, emu_client: DeepInfraClient, name: str) -> None:
     route, call = CALLS[name]
     emu.inject(Fault(stall=2.0), route=route)
     with pytest.raises(APITimeoutError):
-        call(client, timeout=Timeout(connect=1.0, read=0.2))
+        call(emu_client, timeout=Timeout(connect=1.0, read=0.2))
     emu.clear_faults()
-    call(client, timeout=(5, 5))
+    call(emu_client, timeout=(5, 5))
 
 
 @pytest.mark.parametrize(
@@ -115,27 +99,27 @@ def test_timeout_per_call(emu: Emulator, client: DeepInfraClient, name: str) -> 
     ],
 )
 def test_bad_options_fail_before_sending(
-    emu: Emulator, client: DeepInfraClient, options: dict[str, Any], error: type, match: str
+    emu: Emulator, emu_client: DeepInfraClient, options: dict[str, Any], error: type, match: str
 ) -> None:
     before = emu.request_count()
     with pytest.raises(error, match=match):
-        client.chat.completions.create(model=MODEL, messages=MSGS, **options)
+        emu_client.chat.completions.create(model=MODEL, messages=MSGS, **options)
     assert emu.request_count() == before
 
 
-def test_results_carry_the_request_id(emu: Emulator, client: DeepInfraClient) -> None:
+def test_results_carry_the_request_id(emu: Emulator, emu_client: DeepInfraClient) -> None:
     results = {}
     for name, route, call in [
-        ("chat", CHAT, lambda: client.chat.completions.create(model=MODEL, messages=MSGS)),
-        ("embeddings", "/v1/openai/embeddings", lambda: client.embeddings.create(input="x")),
-        ("images", "/v1/inference/", lambda: client.images.generate("a cat")),
-        ("models.get", "/models/", lambda: client.models.get(MODEL)),
+        ("chat", CHAT, lambda: emu_client.chat.completions.create(model=MODEL, messages=MSGS)),
+        ("embeddings", "/v1/openai/embeddings", lambda: emu_client.embeddings.create(input="x")),
+        ("images", "/v1/inference/", lambda: emu_client.images.generate("a cat")),
+        ("models.get", "/models/", lambda: emu_client.models.get(MODEL)),
     ]:
         emu.inject(Fault(request_id=f"rid-{name}"), route=route)
         results[name] = call()
         assert results[name].request_id == f"rid-{name}"
     emu.inject(Fault(request_id="rid-stream"), route=CHAT)
-    with client.chat.completions.create(model=MODEL, messages=MSGS, stream=True) as stream:
+    with emu_client.chat.completions.create(model=MODEL, messages=MSGS, stream=True) as stream:
         assert stream.request_id == "rid-stream"
         for _ in stream:
             pass
@@ -148,15 +132,15 @@ def test_results_carry_the_request_id(emu: Emulator, client: DeepInfraClient) ->
 @pytest.mark.anyio
 async def test_async_methods_take_the_options(emu: Emulator) -> None:
     emu.reset()
-    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url, max_retries=0) as client:
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url, max_retries=0) as emu_client:
         emu.inject(Fault(status=503), route=CHAT)
         emu.inject(Fault(request_id="rid-async"), route=CHAT)
-        done = await client.chat.completions.create(
+        done = await emu_client.chat.completions.create(
             model=MODEL, messages=MSGS, max_retries=1, extra_headers={"X-A": "1"}
         )
         assert done.request_id == "rid-async"
         assert _last(emu, CHAT).headers.get("x-a") == "1"
-        stream = await client.chat.completions.create(
+        stream = await emu_client.chat.completions.create(
             model=MODEL, messages=MSGS, stream=True, extra_headers={"X-A": "2"}
         )
         async with stream:
@@ -165,7 +149,7 @@ async def test_async_methods_take_the_options(emu: Emulator) -> None:
         assert _last(emu, CHAT).headers.get("x-a") == "2"
         emu.inject(Fault(stall=2.0), route="/v1/openai/embeddings")
         with pytest.raises(APITimeoutError):
-            await client.embeddings.create(input="x", timeout=0.2)
+            await emu_client.embeddings.create(input="x", timeout=0.2)
         emu.clear_faults()
-        models = await client.models.list(refresh=True, extra_headers={"X-A": "3"})
+        models = await emu_client.models.list(refresh=True, extra_headers={"X-A": "3"})
         assert models and _last(emu, "/models/featured").headers.get("x-a") == "3"

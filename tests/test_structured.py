@@ -4,7 +4,6 @@ sync and async, and its typed errors; the schemas and checks behind it (_jsonsch
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal, Optional, Union
@@ -70,21 +69,8 @@ class Product:
     price: Optional[float] = None
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    emu.reset()
-    with DeepInfraClient(emu.api_key, base_url=emu.url, max_retries=2) as c:
-        yield c
-
-
-def test_parse_a_nested_pydantic_model(emu: Emulator, client: DeepInfraClient) -> None:
-    done = client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Person)
+def test_parse_a_nested_pydantic_model(emu: Emulator, emu_client: DeepInfraClient) -> None:
+    done = emu_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Person)
     person = done.choices[0].message.parsed
     assert isinstance(person, Person) and isinstance(person.address, Address)
     assert all(isinstance(p, Pet) for p in person.pets) and 0 <= person.age <= 130
@@ -95,8 +81,8 @@ def test_parse_a_nested_pydantic_model(emu: Emulator, client: DeepInfraClient) -
     assert sent["json_schema"]["schema"] == Person.model_json_schema()
 
 
-def test_parse_a_dataclass_and_a_schema_dict(client: DeepInfraClient) -> None:
-    done = client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Product)
+def test_parse_a_dataclass_and_a_schema_dict(emu_client: DeepInfraClient) -> None:
+    done = emu_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Product)
     product = done.choices[0].message.parsed
     assert isinstance(product, Product) and isinstance(product.size, Dimensions)
     assert isinstance(product.color, Color)
@@ -109,22 +95,22 @@ def test_parse_a_dataclass_and_a_schema_dict(client: DeepInfraClient) -> None:
         },
         "required": ["name", "rivers"],
     }
-    facts = client.chat.completions.parse(model=MODEL, messages=ASK, response_format=schema)
+    facts = emu_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=schema)
     value = facts.choices[0].message.parsed
     jsonschema.validate(value, schema)
     assert value == json.loads(facts.text)
 
 
-def test_a_cut_answer_raises_length_finish_reason(client: DeepInfraClient) -> None:
+def test_a_cut_answer_raises_length_finish_reason(emu_client: DeepInfraClient) -> None:
     with pytest.raises(LengthFinishReasonError, match="max_tokens") as info:
-        client.chat.completions.parse(
+        emu_client.chat.completions.parse(
             model=MODEL, messages=ASK, response_format=Person, max_tokens=3
         )
     assert info.value.completion.choices[0].finish_reason == "length"
     assert isinstance(info.value, APIResponseValidationError)
 
 
-def test_content_that_does_not_validate_keeps_the_raw_content(client: DeepInfraClient) -> None:
+def test_content_that_does_not_validate_keeps_the_raw_content(emu_client: DeepInfraClient) -> None:
     class Picky(pydantic.BaseModel):
         name: str
 
@@ -134,40 +120,43 @@ def test_content_that_does_not_validate_keeps_the_raw_content(client: DeepInfraC
             raise ValueError("no name is good enough")
 
     with pytest.raises(APIResponseValidationError, match="no name is good enough") as info:
-        client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Picky)
+        emu_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Picky)
     assert json.loads(info.value.body)["name"]
     assert isinstance(info.value.__cause__, pydantic.ValidationError)
 
 
 def test_a_model_without_schemas_is_a_capability_error_not_retried(
-    emu: Emulator, client: DeepInfraClient
+    emu: Emulator, emu_client: DeepInfraClient
 ) -> None:
     with pytest.raises(CapabilityError, match="json_object") as info:
-        client.chat.completions.parse(
-            model="Sao10K/L3.1-70B-Euryale-v2.2", messages=ASK, response_format=Person
+        emu_client.chat.completions.parse(
+            model="Sao10K/L3.1-70B-Euryale-v2.2",
+            messages=ASK,
+            response_format=Person,
+            max_retries=3,
         )
     assert info.value.status_code == 405 and info.value.feature == "json_schema"
     assert emu.request_count(CHAT) == 1
 
 
-def test_parse_refuses_what_it_cannot_describe(client: DeepInfraClient) -> None:
+def test_parse_refuses_what_it_cannot_describe(emu_client: DeepInfraClient) -> None:
     with pytest.raises(ArgumentTypeError, match=r"deepinfra-sdk\[pydantic\]"):
-        client.chat.completions.parse(model=MODEL, messages=ASK, response_format=int)
+        emu_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=int)
     with pytest.raises(ArgumentTypeError, match="create"):
-        client.chat.completions.parse(
+        emu_client.chat.completions.parse(
             model=MODEL, messages=ASK, response_format=Person, stream=True
         )
 
 
 @pytest.mark.anyio
 async def test_async_parse(emu: Emulator) -> None:
-    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as client:
-        done = await client.chat.completions.parse(
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as emu_client:
+        done = await emu_client.chat.completions.parse(
             model=MODEL, messages=ASK, response_format=Person
         )
         assert isinstance(done.choices[0].message.parsed, Person)
         with pytest.raises(LengthFinishReasonError):
-            await client.chat.completions.parse(
+            await emu_client.chat.completions.parse(
                 model=MODEL, messages=ASK, response_format=Product, max_tokens=2
             )
 

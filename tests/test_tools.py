@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Optional
@@ -82,19 +81,6 @@ class Booking(pydantic.BaseModel):
     seats: int
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    emu.reset()
-    with DeepInfraClient(emu.api_key, base_url=emu.url, max_retries=0) as c:
-        yield c
-
-
 # -- definitions ---------------------------------------------------------------------------
 
 
@@ -138,11 +124,11 @@ def test_function_tool_refuses_what_it_cannot_describe() -> None:
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("form", ["object", "to_dict"])
 def test_the_tool_call_round_trip(
-    emu: Emulator, client: DeepInfraClient, stream: bool, form: str
+    emu: Emulator, emu_client: DeepInfraClient, stream: bool, form: str
 ) -> None:
     tools = [function_tool(get_weather), function_tool(population)]
     if stream:
-        with client.chat.completions.create(
+        with emu_client.chat.completions.create(
             model=MODEL, messages=ASK, tools=tools, stream=True
         ) as s:
             for _ in s:
@@ -151,7 +137,7 @@ def test_the_tool_call_round_trip(
         assert s.tool_calls == message.tool_calls
     else:
         message = (
-            client.chat.completions.create(model=MODEL, messages=ASK, tools=tools)
+            emu_client.chat.completions.create(model=MODEL, messages=ASK, tools=tools)
             .choices[0]
             .message
         )
@@ -163,25 +149,27 @@ def test_the_tool_call_round_trip(
     history: list[Any] = [*ASK, message if form == "object" else message.to_dict()]
     for call in message.tool_calls:
         history.append({"role": "tool", "tool_call_id": call.id, "content": "sunny"})
-    answer = client.chat.completions.create(model=MODEL, messages=history, tools=tools)
+    answer = emu_client.chat.completions.create(model=MODEL, messages=history, tools=tools)
     assert answer.choices[0].finish_reason == "stop" and answer.text.endswith("sunny sunny")
     sent = json.dumps(emu.requests[-1].json["messages"])
     assert sent.count("null") == 1  # the assistant's content, nothing else
 
 
 def test_streamed_arguments_are_the_exact_concatenation(
-    emu: Emulator, client: DeepInfraClient
+    emu: Emulator, emu_client: DeepInfraClient
 ) -> None:
     tools = [function_tool(get_weather), function_tool(local_time)]
     fragments: dict[int, list[str]] = {}
-    with client.chat.completions.create(model=MODEL, messages=ASK, tools=tools, stream=True) as s:
+    with emu_client.chat.completions.create(
+        model=MODEL, messages=ASK, tools=tools, stream=True
+    ) as s:
         for chunk in s:
             for delta in chunk.choices[0].delta.tool_calls or []:
                 if delta.function and delta.function.arguments:
                     fragments.setdefault(delta.index, []).append(delta.function.arguments)
     assert len(fragments) == 2 and all(len(f) > 1 for f in fragments.values())
     assert [c.function.arguments for c in s.tool_calls] == ["".join(fragments[i]) for i in (0, 1)]
-    whole = client.chat.completions.create(model=MODEL, messages=ASK, tools=tools)
+    whole = emu_client.chat.completions.create(model=MODEL, messages=ASK, tools=tools)
     assert [c.function.arguments for c in whole.choices[0].message.tool_calls or []] == [
         c.function.arguments for c in s.tool_calls
     ]
@@ -207,19 +195,19 @@ def _check_agent_result(result: ToolRunResult) -> None:
     assert result.request_id
 
 
-def test_run_tools_runs_an_agent_loop(client: DeepInfraClient) -> None:
-    result = client.chat.completions.run_tools(
+def test_run_tools_runs_an_agent_loop(emu_client: DeepInfraClient) -> None:
+    result = emu_client.chat.completions.run_tools(
         model=MODEL, messages=ASK, tools=[get_weather, local_time, population], temperature=0
     )
     _check_agent_result(result)
     # The conversation can go on from the result.
-    more = client.chat.completions.create(
+    more = emu_client.chat.completions.create(
         model=MODEL, messages=[*result.messages, {"role": "user", "content": "Thanks!"}]
     )
     assert more.text
 
 
-def test_parallel_calls_of_a_round_run_concurrently(client: DeepInfraClient) -> None:
+def test_parallel_calls_of_a_round_run_concurrently(emu_client: DeepInfraClient) -> None:
     barrier = threading.Barrier(2, timeout=5)
 
     def first(city: str) -> str:
@@ -232,7 +220,7 @@ def test_parallel_calls_of_a_round_run_concurrently(client: DeepInfraClient) -> 
         barrier.wait()
         return "b"
 
-    result = client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[first, second])
+    result = emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[first, second])
     assert result.rounds == 1 and result.tool_errors == {}
 
 
@@ -261,9 +249,9 @@ def test_bad_arguments_and_unknown_tools_become_errors_for_the_model() -> None:
     assert sorted(loop.tool_errors) == ["1", "2", "3"]
 
 
-def test_max_rounds_raises_with_the_conversation(client: DeepInfraClient) -> None:
+def test_max_rounds_raises_with_the_conversation(emu_client: DeepInfraClient) -> None:
     with pytest.raises(ToolRoundsExceededError) as info:
-        client.chat.completions.run_tools(
+        emu_client.chat.completions.run_tools(
             model=MODEL,
             messages=ASK,
             tools=[get_weather, population],
@@ -277,23 +265,25 @@ def test_max_rounds_raises_with_the_conversation(client: DeepInfraClient) -> Non
     assert len(info.value.tool_errors) == 2
 
 
-def test_run_tools_refuses_what_it_cannot_run(client: DeepInfraClient) -> None:
+def test_run_tools_refuses_what_it_cannot_run(emu_client: DeepInfraClient) -> None:
     async def coro(city: str) -> str:
         """Async."""
         return city
 
     with pytest.raises(ArgumentTypeError, match="AsyncDeepInfraClient"):
-        client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[coro])
+        emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[coro])
     with pytest.raises(ArgumentTypeError, match="tools=\\[get_weather\\]"):
-        client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=get_weather)  # type: ignore[arg-type]
+        emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=get_weather)  # type: ignore[arg-type]
     with pytest.raises(ArgumentValueError, match="same name"):
-        client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[population, population])
+        emu_client.chat.completions.run_tools(
+            model=MODEL, messages=ASK, tools=[population, population]
+        )
     with pytest.raises(ArgumentValueError, match="max_rounds"):
-        client.chat.completions.run_tools(
+        emu_client.chat.completions.run_tools(
             model=MODEL, messages=ASK, tools=[population], max_rounds=0
         )
     with pytest.raises(ArgumentTypeError, match="stream"):
-        client.chat.completions.run_tools(
+        emu_client.chat.completions.run_tools(
             model=MODEL, messages=ASK, tools=[population], stream=True
         )
 
@@ -318,8 +308,8 @@ async def test_async_run_tools_with_coroutine_tools(emu: Emulator) -> None:
         await meet(1)
         return "10:42"
 
-    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as client:
-        result = await client.chat.completions.run_tools(
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as emu_client:
+        result = await emu_client.chat.completions.run_tools(
             model=MODEL, messages=ASK, tools=[get_weather, local_time, population]
         )
         _check_agent_result(result)
@@ -336,7 +326,7 @@ async def test_async_run_tools_with_coroutine_tools(emu: Emulator) -> None:
             barrier.wait()
             return "b"
 
-        done = await client.chat.completions.run_tools(
+        done = await emu_client.chat.completions.run_tools(
             model=MODEL, messages=ASK, tools=[first, second]
         )
         assert done.tool_errors == {} and done.text.endswith("a b")

@@ -181,7 +181,9 @@ class Completions(Resource):
         max_retries: Optional[int] = None,
     ) -> Union[ChatCompletion, ChatStream]:
         """Run a chat completion. Options left ``None`` are not sent (the model's defaults
-        apply); the API's own names and ranges are in DeepInfra's chat docs.
+        apply); the API's own names and ranges are in DeepInfra's chat docs. The sampling
+        options are ``temperature``, ``top_p``, ``top_k``, ``min_p``, ``presence_penalty``,
+        ``frequency_penalty``, ``repetition_penalty`` and ``seed``.
 
         Args:
             model: the model name, e.g. ``"meta-llama/Llama-3.3-70B-Instruct-Turbo"``, or
@@ -191,8 +193,6 @@ class Completions(Resource):
                 Content is a str or a list of parts (:func:`~deepinfra_sdk.image_part`,
                 :func:`~deepinfra_sdk.audio_part`, ``{"type": "text", "text": ...}``).
             stream: ``True`` returns a :class:`ChatStream` of chunks as they are generated.
-            temperature, top_p, top_k, min_p, presence_penalty, frequency_penalty,
-                repetition_penalty, seed: sampling.
             max_tokens: the most tokens to generate (``finish_reason == "length"`` when hit).
             stop: up to 16 strings that end the answer.
             n: how many choices (1 to 4).
@@ -205,10 +205,11 @@ class Completions(Resource):
                 "json_schema": {...}}`` (:meth:`parse` builds and checks it) or
                 ``{"type": "regex", "regex": "..."}``.
             logprobs: return each token's log probability (``choices[i].logprobs``, in
-                streams too); ``top_logprobs`` (0 to 20) adds the likeliest alternatives.
+                streams too).
+            top_logprobs: also the likeliest alternatives at each position (0 to 20).
             reasoning_effort: ``"none"``, ``"low"``, ``"medium"`` or ``"high"`` for
-                reasoning models; ``reasoning`` is the object form
-                (``{"effort": ..., "enabled": ...}``).
+                reasoning models.
+            reasoning: the object form, ``{"effort": ..., "enabled": ...}``.
             service_tier: ``"default"``, ``"priority"`` or ``"flex"`` (cheaper, may queue up
                 to ten minutes: the read timeout is raised to cover it unless ``timeout`` is
                 given). The tier that served is ``completion.service_tier``.
@@ -324,12 +325,7 @@ class Completions(Resource):
         aclient.chat.completions.run_tools(...)``) tools may also be coroutine functions:
         a round's calls run as tasks, plain functions in worker threads.
         """
-        if "stream" in params or "tools" in params:
-            raise ArgumentTypeError(
-                "run_tools takes neither stream= nor tool definitions in **params: pass the "
-                "functions as tools=[...]"
-            )
-        loop = ToolLoop(messages, tools, max_rounds)
+        loop = ToolLoop(messages, tools, max_rounds, params)
         for tool in loop.tools.values():
             if inspect.iscoroutinefunction(tool.func):
                 raise ArgumentTypeError(
