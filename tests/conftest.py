@@ -214,10 +214,8 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def emu_client(emu: Emulator) -> Iterator[DeepInfraClient]:
-    """A client of the ``emu`` emulator: no retries unless a call asks for them, and
-    retry back-offs are not waited for."""
-    with DeepInfraClient(emu.api_key, base_url=emu.url, max_retries=0) as c:
-        c._transport._sleep = lambda delay: None
+    """A client of the ``emu`` emulator."""
+    with DeepInfraClient(emu.api_key, base_url=emu.url) as c:
         yield c
 
 

@@ -74,7 +74,7 @@ def test_max_retries_per_call(emu: Emulator, emu_client: DeepInfraClient, name: 
     assert emu.request_count() - before == 3
     emu.inject(Fault(status=503), times=1, route=route)
     with pytest.raises(InternalServerError):
-        call(emu_client)
+        call(emu_client, max_retries=0)
 
 
 @pytest.mark.parametrize("name", list(CALLS))
@@ -82,7 +82,7 @@ def test_timeout_per_call(emu: Emulator, emu_client: DeepInfraClient, name: str)
     route, call = CALLS[name]
     emu.inject(Fault(stall=2.0), route=route)
     with pytest.raises(APITimeoutError):
-        call(emu_client, timeout=Timeout(connect=1.0, read=0.2))
+        call(emu_client, timeout=Timeout(connect=1.0, read=0.2), max_retries=0)
     emu.clear_faults()
     call(emu_client, timeout=(5, 5))
 
