@@ -479,8 +479,10 @@ class BatchService:
         tokens = {"input_tokens": 0, "output_tokens": 0}
         fault = batch.fault
         failed = set(fault.failed_ids)
+        stem = new_id("", 18)
         for index, (custom_id, body) in enumerate(batch.lines):
-            line: Dict[str, Any] = {"id": new_id("batch_req_", 24), "custom_id": custom_id}
+            # Ids unique per line without a random draw each (a batch has 50,000 lines).
+            line: Dict[str, Any] = {"id": f"batch_req_{stem}{index:06d}", "custom_id": custom_id}
             if index >= answered:
                 code = "batch_expired" if status == "expired" else "batch_cancelled"
                 line.update(response=None, error={"code": code, "message": f"request {status}"})
@@ -499,7 +501,7 @@ class BatchService:
             usage = answer.get("usage") or {}
             tokens["input_tokens"] += int(usage.get("prompt_tokens") or 0)
             tokens["output_tokens"] += int(usage.get("completion_tokens") or 0)
-            response = {"status_code": 200, "request_id": new_id("", 24), "body": answer}
+            response = {"status_code": 200, "request_id": f"{stem}{index:06d}", "body": answer}
             line.update(response=response, error=None)
             out.append(_dump(line))
         # DeepInfra promises no order: shuffle, so clients must match custom_id.
