@@ -223,6 +223,8 @@ def test_a_format_the_server_cannot_make_is_its_400(emu_client: DeepInfraClient)
         emu_client.audio.speech.create(input="Hi", response_format="mp3")
     with pytest.raises(ArgumentValueError, match="speed"):
         emu_client.audio.speech.create(input="Hi", speed=9)
+    with pytest.raises(ArgumentValueError, match="speed"):
+        emu_client.audio.speech.create(input="Hi", speed="fast")  # type: ignore[arg-type]
 
 
 def test_a_json_answer_to_speech_is_an_error() -> None:

@@ -43,7 +43,7 @@ def _transcribe(
     response = client._send("POST", _AUDIO + task, model=fields["model"], upload=upload, **options)
     client.usage._record_native(fields["model"], None)
     if fields["response_format"] in ("text", "srt", "vtt"):
-        return response.read().decode("utf-8")
+        return response.read().decode("utf-8", "replace")
     return decode_result(response, Transcription, what=f"the {task[:-1]}", require=("text", str))
 
 
@@ -145,7 +145,9 @@ class Speech(Resource):
             raise ArgumentValueError("input must be the non-empty text to speak")
         check_model_name(body["model"])
         speed = body.get("speed")
-        if speed is not None and not 0.25 <= speed <= 4:
+        if speed is not None and (
+            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4
+        ):
             raise ArgumentValueError(f"speed must be between 0.25 and 4, got {speed!r}")
         client = self._client
         response = client._send(
