@@ -11,7 +11,6 @@ from any thread.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import email.utils
 import functools
 import http.client
@@ -32,7 +31,6 @@ from urllib.parse import urlsplit
 import requests
 import requests.auth
 import requests.cookies
-import requests.utils
 import urllib3
 import urllib3.connection
 import urllib3.connectionpool
@@ -284,55 +282,6 @@ def _broken_upload(method: str, path: str, body: MultipartBody, exc: BaseExcepti
     )
     upload.bytes_sent = body.sent
     return upload
-
-
-def _requests_error(exc: Exception, request: requests.PreparedRequest) -> Exception:
-    """The ``requests`` exception its adapter raises for a urllib3 failure of ``urlopen``.
-
-    Requests sent past requests' own dispatch (see ``HTTPTransport._send_direct``) fail
-    with the same exception types as the others, so callers and ``err.__cause__`` see one
-    error tree whichever way a request went. Anything else is returned unchanged.
-    """
-    rex = requests.exceptions
-    u3 = urllib3.exceptions
-    if isinstance(exc, u3.MaxRetryError):
-        reason = exc.reason
-        if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(
-            reason, u3.NewConnectionError
-        ):
-            return rex.ConnectTimeout(exc, request=request)
-        if isinstance(reason, u3.ResponseError):
-            return rex.RetryError(exc, request=request)
-        if isinstance(reason, u3.ProxyError):
-            return rex.ProxyError(exc, request=request)
-        if isinstance(reason, u3.SSLError):
-            return rex.SSLError(exc, request=request)
-        return rex.ConnectionError(exc, request=request)
-    if isinstance(exc, u3.ProxyError):
-        return rex.ProxyError(exc, request=request)
-    if isinstance(exc, u3.SSLError):
-        return rex.SSLError(exc, request=request)
-    if isinstance(exc, u3.ReadTimeoutError):
-        return rex.ReadTimeout(exc, request=request)
-    if isinstance(exc, u3.InvalidHeader):
-        return rex.InvalidHeader(exc, request=request)
-    if isinstance(exc, (u3.ProtocolError, u3.ClosedPoolError, OSError)):
-        return rex.ConnectionError(exc, request=request)
-    return exc
-
-
-def _original(func: Any, module: str, qualname: str) -> Any:
-    """``func`` if it is requests' own ``module.qualname`` (not a patch), else None."""
-    own = (getattr(func, "__module__", None), getattr(func, "__qualname__", None))
-    return func if own == (module, qualname) else None
-
-
-# What requests' dispatch is when nothing has patched it: ``responses`` replaces
-# HTTPAdapter.send, and other test doubles replace Session.send or the mounted adapter.
-# A request is only sent directly while all of them are the originals. (Imported while a
-# patch is active, this module never sends directly: slower, never wrong.)
-_SESSION_SEND = _original(requests.Session.send, "requests.sessions", "Session.send")
-_ADAPTER_SEND = _original(HTTPAdapter.send, "requests.adapters", "HTTPAdapter.send")
 
 
 def too_large(
@@ -864,12 +813,6 @@ class HTTPTransport:
             self._verify, self._cert = env["verify"], env["cert"]
             session.trust_env = False
         self._proxies = proxies or None
-        # Requests to the API may skip requests' dispatch (see _send_direct) unless they go
-        # through a proxy; the pool's key (host and TLS settings) is resolved at first use.
-        self._direct = self._adapter is not None and (
-            requests.utils.select_proxy(config.base_url, proxies) is None
-        )
-        self._pool_key: Optional[tuple[Any, Any]] = None
         # Prepared request templates, per endpoint and header set (see _send).
         self._prepared: dict[tuple[Any, ...], requests.PreparedRequest] = {}
         headers = {
@@ -1247,8 +1190,6 @@ class HTTPTransport:
         elif method not in ("GET", "HEAD"):
             prepared.headers["Content-Length"] = "0"
         prepared._cookies = requests.cookies.RequestsCookieJar()  # type: ignore[attr-defined]
-        if not allow_redirects and self._direct and self._dispatch_unpatched(url):
-            return self._send_direct(prepared, timeout)
         response: requests.Response = session.send(
             prepared,
             timeout=timeout,
@@ -1258,78 +1199,6 @@ class HTTPTransport:
             verify=self._verify,
             cert=self._cert,
         )
-        return response
-
-    def _dispatch_unpatched(self, url: str) -> bool:
-        """Whether ``session.send`` would only hand the request to our adapter: nothing
-        patched requests' dispatch (``responses`` patches ``HTTPAdapter.send``) and no other
-        adapter was mounted for the URL (``requests-mock`` mounts its own)."""
-        session, adapter = self._session, self._adapter
-        return (
-            HTTPAdapter.send is _ADAPTER_SEND is not None
-            and type(session).send is _SESSION_SEND is not None
-            and "send" not in vars(session)  # mock.patch.object(session, "send")
-            and session.get_adapter(url) is adapter
-            and type(adapter).send is _ADAPTER_SEND
-            and "send" not in vars(adapter)
-        )
-
-    def _send_direct(
-        self, prepared: requests.PreparedRequest, timeout: tuple[float, float]
-    ) -> requests.Response:
-        """What ``session.send`` then ``HTTPAdapter.send`` do for a POST to the API without
-        a proxy, done here: the pool, the ``urlopen`` and requests' response.
-
-        Those two layers look up settings that are resolved once per client here (the
-        adapter, the proxy, the pool's TLS key) and check options this client never sets
-        (hooks, redirects, cookies to send); skipping them takes a fifth off a streaming
-        call's CPU, which is what many streams opened at once wait on. Failures are
-        raised as the same ``requests`` exceptions, and a cookie the server sets is
-        kept in the session as requests would (the next requests then take its path).
-        """
-        adapter = self._adapter
-        assert adapter is not None
-        assert prepared.url is not None
-        verify = True if self._verify is None else self._verify
-        key = self._pool_key
-        if key is None:
-            key = self._pool_key = adapter.build_connection_pool_key_attributes(
-                prepared, verify, self._cert
-            )
-        host, pool_kwargs = key
-        started = time.perf_counter()
-        try:
-            pool = adapter.poolmanager.connection_from_host(**host, pool_kwargs=pool_kwargs)
-        except urllib3.exceptions.LocationValueError as exc:
-            raise requests.exceptions.InvalidURL(exc, request=prepared) from exc
-        if host["scheme"] == "https":
-            # A missing CA bundle raises OSError here, as it does through requests.
-            adapter.cert_verify(pool, prepared.url, verify, self._cert)  # type: ignore[no-untyped-call]
-        try:
-            raw = pool.urlopen(
-                method=prepared.method,
-                url=prepared.path_url,
-                body=prepared.body,
-                headers=prepared.headers,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                retries=adapter.max_retries,
-                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-                chunked=False,
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            error = _requests_error(exc, prepared)
-            if error is exc:
-                raise
-            raise error from exc
-        response = adapter.build_response(prepared, raw)
-        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-        if "set-cookie" in raw.headers:
-            requests.cookies.extract_cookies_to_jar(  # type: ignore[no-untyped-call]
-                self._session.cookies, prepared, raw
-            )
         return response
 
     def _error_body(
