@@ -52,6 +52,7 @@ from ._bulk_types import Batch
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     ArgumentTypeError,
     ArgumentValueError,
     status_error_class,
@@ -205,6 +206,16 @@ def _error_from_line(line: Mapping[str, Any], batch_id: str) -> Exception:
         batch_id=batch_id,
         body=dict(line),
     )
+
+
+def _result_line(raw: bytes, file_id: str) -> Any:
+    """One line of a results file; a line no JSON decoder can take is a typed error."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise APIResponseValidationError(
+            f"file {file_id}: a results line is not JSON (or nests too deeply): {raw[:200]!r}"
+        ) from None
 
 
 def _unanswered(batch: Batch) -> Exception:
@@ -520,7 +531,7 @@ class BulkRun:
                 with open(dest, "rb") as results:
                     for raw in results:
                         if raw.strip():
-                            line = json.loads(raw)
+                            line = _result_line(raw, file_id)
                             rows.append((raw.decode("utf-8"), str(line.get("custom_id"))))
                         if len(rows) >= _INSERT_EVERY:
                             index.executemany(_UPDATE, rows)

@@ -165,6 +165,8 @@ class _Tool:
             data = json.loads(raw or "{}")
         except ValueError as exc:
             raise ValueError(f"the arguments are not valid JSON ({exc})") from None
+        except RecursionError:  # thousands of nested arrays: no tool takes that
+            raise ValueError("the arguments nest too deeply to decode") from None
         if not isinstance(data, dict):
             raise ValueError("the arguments must be a JSON object of parameter values")
         if self.signature is None:  # a pydantic model: the tool's value is the model

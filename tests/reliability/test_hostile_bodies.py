@@ -294,3 +294,23 @@ def test_a_file_download_is_not_bounded_by_max_response_bytes(
                 return path.read_bytes()
 
             assert anyio.run(main, backend=api.mode) == content
+
+
+def test_tool_arguments_nested_100000_deep_are_a_value_error() -> None:
+    from deepinfra_sdk._tools import _Tool
+
+    def add(a: int) -> int:
+        return a
+
+    gc.collect()  # see test_json_nested_100000_deep_is_a_typed_error
+    with pytest.raises(ValueError, match="nest too deeply"):
+        _Tool(add).arguments("[" * 100_000 + "]" * 100_000)
+
+
+def test_a_batch_results_line_nested_100000_deep_is_a_typed_error() -> None:
+    from deepinfra_sdk._bulk import _result_line
+
+    gc.collect()
+    with pytest.raises(APIResponseValidationError, match="file-x: a results line"):
+        _result_line(b"[" * 100_000 + b"]" * 100_000, "file-x")
+    assert _result_line(b'{"custom_id": "r1"}\n', "file-x") == {"custom_id": "r1"}
