@@ -505,6 +505,7 @@ class AsyncModels(_AsyncResource[Models]):
     schema = _threaded(Models.schema)
     list_openai = _threaded(Models.list_openai)
 
+    @strict_keywords
     def cached(self, name: str) -> Optional[Model]:
         """The model from any list fetched so far, without a request (None if unknown)."""
         return self._sync.cached(name)
@@ -591,6 +592,7 @@ class AsyncFileContent:
         self._content = content
         self._owner = owner
 
+    @strict_keywords
     async def save(self, path: Union[str, os.PathLike[str]]) -> pathlib.Path:
         """Write the body to ``path`` as it arrives (atomically); the path written."""
         return await self._owner._call(self._content.save, path)
@@ -861,6 +863,7 @@ class AsyncCompletions:
             **params,
         )
 
+    @strict_keywords
     async def batch(
         self,
         requests: Iterable[Mapping[str, Any]],

@@ -173,28 +173,57 @@ def test_suggestions() -> None:
     assert suggest_keyword("zzz", ["b", "a"]) == "valid keywords: a, b"
 
 
+# Public methods that take any keyword on purpose, with the reason. Nothing else may.
+_OPEN_ON_PURPOSE = {
+    # A native model's inputs are the model's own (read client.models.schema(model)): the
+    # server, not the SDK, knows the valid names.
+    "Inference.run",
+    "AsyncInference.run",
+    # chat.create's explicit signature is issue 13's; its entries go when it lands.
+    "Completions.create",
+    "AsyncCompletions.create",
+}
+
+
 def _public_methods() -> Iterator[tuple[str, Any]]:
+    """Every public method of every resource group, sync and async, and the clients."""
     from deepinfra_sdk import aio, resources
 
-    for owner in (
-        resources.Models,
-        resources.Images,
-        resources.Embeddings,
-        aio.AsyncModels,
-        aio.AsyncImages,
-        aio.AsyncEmbeddings,
-        DeepInfraClient,
-        AsyncDeepInfraClient,
-    ):
+    owners: list[type] = [DeepInfraClient, AsyncDeepInfraClient]
+    owners += [getattr(resources, name) for name in resources.__all__]
+    owners += [v for k, v in vars(aio).items() if k.startswith("Async") and isinstance(v, type)]
+    for owner in owners:
         for name, member in vars(owner).items():
-            if callable(member) and (not name.startswith("_") or name == "__init__"):
+            if isinstance(member, (staticmethod, classmethod, property)):
+                continue
+            # A resource group's __init__ is the client's business; the clients' are public.
+            public_init = name == "__init__" and owner in (DeepInfraClient, AsyncDeepInfraClient)
+            if callable(member) and (not name.startswith("_") or public_init):
                 yield f"{owner.__name__}.{name}", member
 
 
-@pytest.mark.parametrize(("name", "method"), list(_public_methods()))
+PUBLIC_METHODS = list(_public_methods())
+
+
+@pytest.mark.parametrize(("name", "method"), PUBLIC_METHODS, ids=[n for n, _ in PUBLIC_METHODS])
 def test_public_signatures_are_explicit(name: str, method: Any) -> None:
     kinds = {p.kind for p in inspect.signature(method).parameters.values()}
+    if name in _OPEN_ON_PURPOSE:
+        return
     assert inspect.Parameter.VAR_KEYWORD not in kinds, f"{name} swallows unknown keywords"
+
+
+@pytest.mark.parametrize(("name", "method"), PUBLIC_METHODS, ids=[n for n, _ in PUBLIC_METHODS])
+def test_public_methods_name_the_closest_keyword(name: str, method: Any) -> None:
+    """Each public method (or the sync method its async twin runs) goes through
+    strict_keywords, so a misspelling gets a suggestion, not Python's bare TypeError."""
+    if name in _OPEN_ON_PURPOSE or name.startswith(("AsyncChatStream.", "AsyncPage.")):
+        return
+    params = [p for p in inspect.signature(method).parameters.values() if p.name != "self"]
+    if not params:
+        return
+    inner = getattr(method, "__wrapped__", None)
+    assert inner is not None, f"{name}: decorate it with @strict_keywords"
 
 
 def test_argument_errors_are_deep_infra_errors_and_builtins(client: DeepInfraClient) -> None:

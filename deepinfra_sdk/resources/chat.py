@@ -369,6 +369,7 @@ class Completions(Resource):
         completion = self.create(model=model, messages=messages, response_format=fmt, **params)
         return parse_completion(completion, parser)
 
+    @strict_keywords
     def batch(
         self,
         requests: Iterable[Mapping[str, Any]],

@@ -134,6 +134,7 @@ class FileContent:
         if line:
             yield line.rstrip(b"\r").decode("utf-8")
 
+    @strict_keywords
     def save(self, path: Union[str, os.PathLike[str]]) -> pathlib.Path:
         """Write the body to ``path`` as it arrives (atomically: a broken download leaves
         no partial file); the path written."""

@@ -240,6 +240,7 @@ class Models(Resource):
             require=("model_name", str),
         )
 
+    @strict_keywords
     def cached(self, name: str) -> Optional[Model]:
         """The model from any list fetched so far, without a request (None if unknown)."""
         for _, models in list(self._cache.values()):
