@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import re
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ._exceptions import ArgumentTypeError
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["strict_keywords", "suggest_keyword"]
 
 R = TypeVar("R")
+# Python 3.13 suggests a keyword itself; the message gives one suggestion, the SDK's.
+_PYTHONS_SUGGESTION = re.compile(r"\. Did you mean '[^']*'\?$")
 
 
 def suggest_keyword(name: str, valid: Any) -> str:
@@ -57,11 +60,15 @@ def strict_keywords(func: Callable[P, R]) -> Callable[P, R]:
         else ""
     )
 
+    bare, qualified = f"{func.__name__}(", f"{func.__qualname__}("
+
     def refused(exc: TypeError, kwargs: dict[str, Any]) -> TypeError:
         tb = exc.__traceback__
         if isinstance(exc, ArgumentTypeError) or tb is None or tb.tb_next is not None:
             return exc  # raised inside the function, not by Python binding the call
-        message = str(exc)
+        message = _PYTHONS_SUGGESTION.sub("", str(exc))
+        if message.startswith(bare):  # Python before 3.10 names the function alone
+            message = qualified + message[len(bare) :]
         unknown = [k for k in kwargs if k not in keywords]
         if unknown:
             message = f"{message}: {suggest_keyword(unknown[0], keywords)}{hint}"
