@@ -330,3 +330,34 @@ async def test_async_run_tools_with_coroutine_tools(emu: Emulator) -> None:
             model=MODEL, messages=ASK, tools=[first, second]
         )
         assert done.tool_errors == {} and done.text.endswith("a b")
+
+
+def test_a_pydantic_model_as_a_tool_answers_with_the_validated_model(
+    emu_client: DeepInfraClient,
+) -> None:
+    result = emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[Booking])
+    answer = result.messages[2]
+    assert answer["role"] == "tool"
+    booking = Booking.model_validate_json(answer["content"])
+    assert json.loads(result.messages[1]["tool_calls"][0]["function"]["arguments"]) == (
+        booking.model_dump()
+    )
+
+
+@pytest.mark.anyio
+async def test_async_streamed_tool_calls_match_the_sync_ones(emu: Emulator) -> None:
+    tools = [function_tool(get_weather), function_tool(local_time)]
+    with DeepInfraClient(emu.api_key, base_url=emu.url) as sync_client:
+        whole = sync_client.chat.completions.create(model=MODEL, messages=ASK, tools=tools)
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as client:
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=ASK, tools=tools, stream=True
+        )
+        async with stream:
+            async for _ in stream:
+                pass
+    calls = whole.choices[0].message.tool_calls or []
+    assert [(c.function.name, c.function.arguments) for c in stream.tool_calls] == [
+        (c.function.name, c.function.arguments) for c in calls
+    ]
+    assert stream.to_completion().choices[0].message.content is None
