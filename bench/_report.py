@@ -7,6 +7,7 @@ the raw numbers of every round for ``--json``, and optionally a profile of the S
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import os
@@ -232,11 +233,16 @@ def machine_info() -> dict[str, Any]:
     import importlib.metadata as md
 
     versions = {}
+    # openai's newer releases speak httpx2 instead of httpx: whichever is there is listed.
     for dist in ("deepinfra-sdk", "requests", "urllib3", "anyio", "trio", "openai", "httpx"):
         try:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
             versions[dist] = "not installed"
+            if dist == "httpx":
+                with contextlib.suppress(md.PackageNotFoundError):
+                    versions["httpx2"] = md.version("httpx2")
+                    del versions[dist]
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     try:
         load = " ".join(f"{v:.2f}" for v in os.getloadavg())
