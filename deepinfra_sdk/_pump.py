@@ -289,7 +289,7 @@ class ConcurrentReadError(RuntimeError):
     """A second task asked for the next chunk while another one waits for it."""
 
 
-def _close_stream(stream: ChatStream) -> None:
+def _close_stream(stream: ChatStream[Any]) -> None:
     stream.close()
 
 
@@ -326,8 +326,8 @@ class StreamPump:
         self,
         *,
         limit: int,
-        opener: Optional[Callable[[], ChatStream]] = None,
-        stream: Optional[ChatStream] = None,
+        opener: Optional[Callable[[], ChatStream[Any]]] = None,
+        stream: Optional[ChatStream[Any]] = None,
     ) -> None:
         if (opener is None) == (stream is None):
             raise ValueError("give a StreamPump either opener or stream")
@@ -454,7 +454,7 @@ class StreamPump:
             guard = self.guard
             send_order.leave(wait=written, stop=lambda: guard.aborted)
 
-    def _open(self) -> Optional[ChatStream]:
+    def _open(self) -> Optional[ChatStream[Any]]:
         guard = self.guard
         opener = self._opener
         assert opener is not None
@@ -477,7 +477,7 @@ class StreamPump:
         guard.hand_over(stream, _close_stream)
         return stream
 
-    def _read(self, stream: ChatStream) -> None:
+    def _read(self, stream: ChatStream[Any]) -> None:
         error: Optional[BaseException] = None
         reader = None
         with self._lock:

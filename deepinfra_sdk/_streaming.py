@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Optional
 
 from . import _constants as C
 from ._error_body import decode_body, error_message, is_error_frame, stream_error
@@ -34,7 +34,15 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing_extensions import Self, TypeVar
+
+    # What a stream yields: chat chunks unless said otherwise, so a bare ``ChatStream``
+    # annotation still means the chat stream (text completions stream ``Completion``).
+    ChunkT = TypeVar("ChunkT", default=ChatCompletionChunk)
+else:
+    from typing import TypeVar
+
+    ChunkT = TypeVar("ChunkT")
 
 __all__ = ["ChatStream"]
 
@@ -124,7 +132,7 @@ class _Choice:
         self.role = "assistant"
 
 
-class ChatStream:
+class ChatStream(Generic[ChunkT]):
     """A streaming chat completion: iterate it for ``ChatCompletionChunk`` objects.
 
     Use it as a context manager (or call :meth:`close`) so the connection goes back to the
@@ -273,12 +281,17 @@ class ChatStream:
             )
         return self._reader
 
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+    def __iter__(self) -> Iterator[ChunkT]:
         return self._source("chunks")
 
-    def __next__(self) -> ChatCompletionChunk:
-        chunk: ChatCompletionChunk = next(self._source("chunks"))
+    def __next__(self) -> ChunkT:
+        chunk: ChunkT = next(self._source("chunks"))
         return chunk
+
+    @staticmethod
+    def _piece(choice: Any) -> Any:
+        """The text a chunk's choice carries (the async stream's ``iter_text`` asks)."""
+        return choice.delta.content
 
     def iter_text(self) -> Iterator[str]:
         """Yield the first choice's content pieces as they arrive (no empty strings)."""
@@ -287,7 +300,7 @@ class ChatStream:
                 if choice.index == 0 and choice.delta.content:
                     yield choice.delta.content
 
-    def iter_batches(self) -> Iterator[list[ChatCompletionChunk]]:
+    def iter_batches(self) -> Iterator[list[ChunkT]]:
         """Yield lists of chunks: everything that had arrived at each read, in order."""
         return self._source("batches")
 
@@ -306,7 +319,7 @@ class ChatStream:
             return events
         return ([c for c in map(self._decode, payloads) if c is not None] for payloads in events)
 
-    def _chunks(self) -> Iterator[ChatCompletionChunk]:
+    def _chunks(self) -> Iterator[ChunkT]:
         # Each chunk is handed out as soon as it is decoded, so only one chunk's objects are
         # alive at a time: holding many costs the sync path ~20% in collector passes.
         decode = self._decode
@@ -378,7 +391,7 @@ class ChatStream:
             )
         logger.debug("stream ended without [DONE] after the finish chunk")
 
-    def _decode(self, payload: str) -> Optional[ChatCompletionChunk]:
+    def _decode(self, payload: str) -> Optional[ChunkT]:
         """One event's data as a chunk, accumulated; None for frames without choices.
 
         A frame that is not JSON, or an error frame, raises the typed error (with the text
@@ -404,7 +417,7 @@ class ChatStream:
             logger.debug("skipping a stream frame without choices")
             return None
         try:
-            chunk: ChatCompletionChunk = self._chunk_class.from_wire(obj)
+            chunk: ChunkT = self._chunk_class.from_wire(obj)
             self._absorb(chunk)
         except APIError as err:
             raise self._fail(err) from None
@@ -438,7 +451,8 @@ class ChatStream:
             self.usage = chunk.usage
             self._tally.usage(chunk.usage)
 
-    def _absorb(self, chunk: ChatCompletionChunk) -> None:
+    def _absorb(self, chunk: Any) -> None:
+        # Any: a chat chunk here; a subclass streaming other chunks absorbs its own.
         self._absorb_head(chunk)
         if chunk.service_tier:
             self.service_tier = chunk.service_tier
@@ -505,7 +519,7 @@ class ChatStream:
             return
         self._response.abort()
 
-    def __enter__(self) -> ChatStream:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -63,7 +63,7 @@ from ._config import TimeoutTypes, redact_url
 from ._exceptions import APIConnectionError, APIError, ArgumentTypeError, ArgumentValueError
 from ._keywords import strict_keywords
 from ._pump import ConcurrentReadError, StreamPump, Wakeups
-from ._streaming import ChatStream
+from ._streaming import ChatStream, ChunkT
 from ._tools import PreparedCall, ToolLoop, ToolRunResult, raised
 from .client import DeepInfraClient
 from .resources import (
@@ -81,7 +81,7 @@ from .resources import (
     Transcriptions,
     Translations,
 )
-from .types import ChatCompletion, ChatCompletionChunk, Model
+from .types import ChatCompletion, ChatCompletionChunk, Completion, Model
 
 if TYPE_CHECKING:
     import os
@@ -103,6 +103,7 @@ __all__ = ["AsyncChatStream", "AsyncDeepInfraClient", "AsyncFileContent", "Async
 R = TypeVar("R")
 S = TypeVar("S")
 W = TypeVar("W")
+K = TypeVar("K")  # a stream's chunk type
 
 
 def _dispose(result: Any) -> None:
@@ -306,7 +307,7 @@ class AsyncDeepInfraClient:
         guard.release()
         return result
 
-    async def _open_stream(self, opener: Callable[[], ChatStream]) -> AsyncChatStream:
+    async def _open_stream(self, opener: Callable[[], ChatStream[K]]) -> AsyncChatStream[K]:
         """``opener()`` in a reader thread of its own, which then reads the stream ahead."""
         loop = self._loop_state()
         pump = StreamPump(limit=C.STREAM_READ_AHEAD_CHARS, opener=opener)
@@ -334,7 +335,7 @@ class AsyncDeepInfraClient:
             limiter.release_on_behalf_of(pump)
         if pump.open_error is not None:
             raise pump.open_error
-        stream = pump.stream
+        stream: Optional[ChatStream[K]] = pump.stream
         assert stream is not None
         pump.guard.release()
         return AsyncChatStream(stream, self, _pump=pump, _loop=loop)
@@ -476,12 +477,16 @@ def _threaded_as(
 
 def _threaded_stream(
     method: Callable[Concatenate[S, P], Any],
-) -> Callable[Concatenate[_AsyncResource[S], P], Coroutine[Any, Any, Any]]:
-    """:func:`_threaded` for a method that returns a stream when called with
-    ``stream=True``: the stream is opened in a reader thread of its own and handed out
-    as an :class:`AsyncChatStream`."""
+    result: type[R],
+    chunk: type[K],
+) -> Callable[Concatenate[_AsyncResource[S], P], Coroutine[Any, Any, Union[R, AsyncChatStream[K]]]]:
+    """:func:`_threaded` for a method that returns a ``result`` or, called with
+    ``stream=True``, a stream of ``chunk``: the stream is opened in a reader thread of its
+    own and handed out as an :class:`AsyncChatStream` (typed by its chunks)."""
 
-    async def call(self: _AsyncResource[S], /, *args: P.args, **kwargs: P.kwargs) -> Any:
+    async def call(
+        self: _AsyncResource[S], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Union[R, AsyncChatStream[K]]:
         owner = self._owner
         if kwargs.get("stream") is True:
             return await owner._open_stream(lambda: method(self._sync, *args, **kwargs))
@@ -724,7 +729,7 @@ class AsyncTextCompletions(_AsyncResource[TextCompletions]):
 
     __slots__ = ()
 
-    create = _threaded_stream(TextCompletions.create)
+    create = _threaded_stream(TextCompletions.create, Completion, Completion)
 
 
 async def _run_calls(calls: Sequence[PreparedCall]) -> list[Any]:
@@ -929,21 +934,23 @@ class AsyncChat:
         self.completions = AsyncCompletions(owner)
 
 
-class AsyncChatStream:
+class AsyncChatStream(Generic[ChunkT]):
     """A streaming chat completion for async code: ``async for chunk in stream``.
 
     Use it as ``async with stream:`` (or ``await stream.aclose()``) so the connection is
     released; leaving early, being cancelled or timing out stops the worker thread and
     drops the connection at once. The accumulated result is read as on
     :class:`~deepinfra_sdk.ChatStream`: :attr:`text`, :attr:`usage`, :meth:`to_completion`...
-    Errors raise the SDK's typed errors with ``partial_text`` set.
+    Errors raise the SDK's typed errors with ``partial_text`` set. It yields the chunks of the
+    stream it reads: ``ChatCompletionChunk`` for chat, ``Completion`` for text completions
+    (``AsyncChatStream[Completion]`` to type checkers).
     """
 
     __slots__ = ("__weakref__", "_exhausted", "_loop", "_owner", "_pending", "_pump", "_stream")
 
     def __init__(
         self,
-        stream: ChatStream,
+        stream: ChatStream[ChunkT],
         owner: AsyncDeepInfraClient,
         *,
         _pump: Optional[StreamPump] = None,
@@ -970,7 +977,7 @@ class AsyncChatStream:
     # -- the accumulated result (see ChatStream) --------------------------------------------
 
     @property
-    def sync_stream(self) -> ChatStream:
+    def sync_stream(self) -> ChatStream[ChunkT]:
         """The :class:`ChatStream` being read."""
         return self._stream
 
@@ -1033,16 +1040,23 @@ class AsyncChatStream:
         """The content received so far for every choice index."""
         return self._stream.texts()
 
-    def to_completion(self) -> ChatCompletion:
-        """The whole answer as a ``ChatCompletion``."""
+    @overload
+    def to_completion(self: AsyncChatStream[Completion]) -> Completion: ...
+
+    @overload
+    def to_completion(self: AsyncChatStream[ChatCompletionChunk]) -> ChatCompletion: ...
+
+    def to_completion(self) -> Union[ChatCompletion, Completion]:
+        """The whole answer as a ``ChatCompletion`` (a ``Completion`` for a stream of
+        text completions), as a call without ``stream`` returns it."""
         return self._stream.to_completion()
 
     # -- iteration ---------------------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncChatStream:
+    def __aiter__(self) -> AsyncChatStream[ChunkT]:
         return self
 
-    async def __anext__(self) -> ChatCompletionChunk:
+    async def __anext__(self) -> ChunkT:
         pending = self._pending
         decode = self._stream._decode
         while True:
@@ -1088,10 +1102,13 @@ class AsyncChatStream:
         Use it inside ``async with stream:``: leaving that block closes the stream even if
         this generator is abandoned half-way (an async generator is only finalised later).
         """
+        piece = self._stream._piece  # a chat delta's content, a completion's text
         async for chunk in self:
-            for choice in chunk.choices:
-                if choice.index == 0 and choice.delta.content:
-                    yield choice.delta.content
+            for choice in chunk.choices:  # type: ignore[attr-defined]
+                if choice.index == 0:
+                    text = piece(choice)
+                    if text:
+                        yield text
 
     def _bind_loop(self) -> _LoopState:
         loop = self._loop = self._owner._loop_state()
@@ -1136,7 +1153,7 @@ class AsyncChatStream:
         self._exhausted = True
         self._shut()
 
-    async def __aenter__(self) -> AsyncChatStream:
+    async def __aenter__(self) -> AsyncChatStream[ChunkT]:
         return self
 
     async def __aexit__(

@@ -3,6 +3,11 @@ machinery (decoder, accumulation, partial text on errors, usage), sync and async
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 
 from deepinfra_sdk import (
@@ -92,3 +97,88 @@ async def test_async_completions(emu: Emulator, emu_client: DeepInfraClient) -> 
                 pieces.append(chunk.text)
         assert "".join(pieces) == whole.text == stream.text
         assert stream.usage is not None and stream.usage.completion_tokens == 7
+
+
+@pytest.mark.anyio
+async def test_async_iter_text_and_to_completion(
+    emu: Emulator, emu_client: DeepInfraClient
+) -> None:
+    # The async stream reads a completion's chunks as completions (``choice.text``), not as
+    # chat deltas: the pieces, and the whole answer assembled from them.
+    whole = emu_client.completions.create(prompt="Async pieces", max_tokens=5)
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as aclient:
+        stream = await aclient.completions.create(prompt="Async pieces", max_tokens=5, stream=True)
+        async with stream:
+            pieces = [piece async for piece in stream.iter_text()]
+        assert len(pieces) == 5 and "".join(pieces) == whole.text
+        assembled = stream.to_completion()
+        assert isinstance(assembled, Completion) and assembled.text == whole.text
+
+
+# What mypy must see: chat streams yield chat chunks and text-completion streams yield
+# completions, sync and async, and a bare ``ChatStream`` annotation still means chat.
+TYPES_SNIPPET = textwrap.dedent(
+    """
+    from deepinfra_sdk import AsyncChatStream, AsyncDeepInfraClient, ChatStream
+    from deepinfra_sdk import CompletionStream, DeepInfraClient
+
+
+    def sync(client: DeepInfraClient, bare: ChatStream) -> None:
+        chat = client.chat.completions.create(model="m", messages=[], stream=True)
+        for chunk in chat:
+            reveal_type(chunk)
+        reveal_type(chat.to_completion())
+        text = client.completions.create(prompt="p", stream=True)
+        assert isinstance(text, CompletionStream)
+        for piece in text:
+            reveal_type(piece)
+        reveal_type(text.to_completion())
+        reveal_type(next(bare))
+
+
+    async def main(aclient: AsyncDeepInfraClient) -> None:
+        achat = await aclient.chat.completions.create(model="m", messages=[], stream=True)
+        async for chunk in achat:
+            reveal_type(chunk)
+        reveal_type(achat.to_completion())
+        atext = await aclient.completions.create(prompt="p", stream=True)
+        assert isinstance(atext, AsyncChatStream)
+        async for piece in atext:
+            reveal_type(piece)
+        reveal_type(atext.to_completion())
+    """
+)
+REVEALED = [
+    "ChatCompletionChunk",
+    "ChatCompletion",
+    "Completion",
+    "Completion",
+    "ChatCompletionChunk",
+    "ChatCompletionChunk",
+    "ChatCompletion",
+    "Completion",
+    "Completion",
+]
+
+
+@pytest.mark.slow
+def test_mypy_sees_each_streams_chunk_type(tmp_path: Path) -> None:
+    (tmp_path / "snippet.py").write_text(TYPES_SNIPPET, encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    snippet, cache = str(tmp_path / "snippet.py"), str(tmp_path / "cache")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", cache, snippet],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = result.stdout
+    revealed = [
+        line.split('Revealed type is "')[1].rstrip('"').rsplit(".", 1)[-1]
+        for line in out.splitlines()
+        if "Revealed type is" in line
+    ]
+    assert revealed == REVEALED, out
+    assert "error:" not in out, out

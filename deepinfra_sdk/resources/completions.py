@@ -18,7 +18,7 @@ __all__ = ["CompletionStream", "TextCompletions"]
 _PATH = C.OPENAI_PREFIX + "/completions"
 
 
-class CompletionStream(ChatStream):
+class CompletionStream(ChatStream[Completion]):
     """A streamed text completion: iterate it for :class:`~deepinfra_sdk.types.Completion`
     chunks. Everything else is :class:`~deepinfra_sdk.ChatStream`'s (closing, errors
     keeping ``partial_text``, ``text``, ``usage``, ``finish_reason`` after the loop);
@@ -36,6 +36,10 @@ class CompletionStream(ChatStream):
                 acc.content.append(choice.text)
             if choice.finish_reason:
                 acc.finish_reason = choice.finish_reason
+
+    @staticmethod
+    def _piece(choice: Any) -> Any:
+        return choice.text
 
     def iter_text(self) -> Iterator[str]:
         """Yield the first choice's text pieces as they arrive (no empty strings)."""
