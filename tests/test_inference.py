@@ -158,13 +158,21 @@ def test_rerank_refuses_bad_arguments(emu_client: DeepInfraClient, emu: Emulator
     assert emu.request_count("/v1/inference") == 0
 
 
-def test_rerank_with_the_wrong_number_of_scores_is_a_validation_error() -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"scores": [0.5], "request_id": "r"}',
+        # Not numbers: sorting them would raise a bare TypeError from inside the SDK.
+        b'{"scores": [0.5, "high"], "request_id": "r"}',
+    ],
+    ids=["too_few", "not_numbers"],
+)
+def test_rerank_scores_that_do_not_fit_are_a_validation_error(body: bytes) -> None:
     def answer(conn: Any) -> None:
-        body = b'{"scores": [0.5], "request_id": "r"}'
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
     with raw_server(answer) as url, DeepInfraClient("k", base_url=url) as c:
-        with pytest.raises(APIResponseValidationError, match="2 scores"):
+        with pytest.raises(APIResponseValidationError, match="2 scores, one number per"):
             c.rerank.create(query=QUERY, documents=DOCS[:2])
 
 

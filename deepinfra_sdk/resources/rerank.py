@@ -79,9 +79,13 @@ class Rerank(Resource):
         response = send_native(client, model, payload, options)
         data = response.json()
         scores = data.get("scores") if isinstance(data, dict) else None
-        if not isinstance(scores, list) or len(scores) != len(docs):
+        if (
+            not isinstance(scores, list)
+            or len(scores) != len(docs)
+            or not all(type(s) in (int, float) for s in scores)
+        ):
             raise APIResponseValidationError(
-                f"the rerank answer should hold {len(docs)} scores, one per document",
+                f"the rerank answer should hold {len(docs)} scores, one number per document",
                 body=data,
                 status_code=response.status_code,
                 request_id=response.request_id,
