@@ -755,13 +755,13 @@ async def _run_calls(calls: Sequence[PreparedCall]) -> list[Any]:
     return outcomes
 
 
-class AsyncCompletions:
+class AsyncCompletions(_AsyncResource[Completions]):
     """``aclient.chat.completions``."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ()
 
     def __init__(self, owner: AsyncDeepInfraClient) -> None:
-        self._owner = owner
+        super().__init__(owner, owner._client.chat.completions)
 
     @overload
     async def create(
@@ -809,23 +809,7 @@ class AsyncCompletions:
         :class:`AsyncChatStream`: use ``async with stream:`` and ``async for chunk in
         stream``.
         """
-        owner = self._owner
-        sync = owner._client.chat.completions
-        if stream is True:
-
-            def opener() -> ChatStream:
-                opened: ChatStream = sync.create(
-                    model=model, messages=messages, stream=True, **params
-                )
-                return opened
-
-            return await owner._open_stream(opener)
-        result = await owner._call(
-            Completions.create, sync, model=model, messages=messages, stream=stream, **params
-        )
-        if isinstance(result, ChatStream):
-            return AsyncChatStream(result, owner)
-        return result
+        return await _create_chat(self, model=model, messages=messages, stream=stream, **params)
 
     async def run_tools(
         self,
@@ -857,11 +841,9 @@ class AsyncCompletions:
         **params: Any,
     ) -> ChatCompletion:
         # The docstring is the sync method's (set below the class).
-        owner = self._owner
-        sync = owner._client.chat.completions
-        return await owner._call(
+        return await self._owner._call(
             Completions.parse,
-            sync,
+            self._sync,
             model=model,
             messages=messages,
             response_format=response_format,
@@ -921,6 +903,11 @@ class AsyncCompletions:
         return run.result()
 
 
+# Untyped arguments: the overloads of AsyncCompletions.create type them (ParamSpec would
+# take only the first of the sync method's overloads, the one without a stream).
+_create_chat: Callable[..., Coroutine[Any, Any, Union[ChatCompletion, AsyncChatStream]]] = (
+    _threaded_stream(Completions.create, ChatCompletion, ChatCompletionChunk)
+)
 AsyncCompletions.run_tools.__doc__ = Completions.run_tools.__doc__
 AsyncCompletions.parse.__doc__ = Completions.parse.__doc__
 
