@@ -67,14 +67,17 @@ def child(url: str, n: int, max_lines: int, state: str) -> dict[str, Any]:
             run._submit(workdir)
             times["upload + create"] = time.perf_counter() - started
             started = time.perf_counter()
-            batches = run._wait()
+            batches = run._wait(lambda _batch: None)  # collected below, timed apart
             times["wait"] = time.perf_counter() - started
             started = time.perf_counter()
-            run._collect(batches, index, workdir)
+            for batch in batches:
+                run._collect(batch, index, workdir)
             times["download + index"] = time.perf_counter() - started
             started = time.perf_counter()
             ok = 0
-            for position, item in enumerate(run._items(batches, index)):
+            for position, item in enumerate(
+                run._items(index, lambda chunk: RuntimeError(f"batch {chunk}: no result"))
+            ):
                 if item.index != position:
                     raise RuntimeError(f"result {position} came back as {item.index}")
                 ok += item.ok

@@ -13,9 +13,10 @@ finishes, so that killing the process at any point loses nothing and pays for no
 3. **create**: likewise, ``creating`` is recorded before each batch is created with the run
    id and chunk number in its ``metadata``; a rerun looks such a batch up by them.
 4. **poll**: every ``poll_interval`` seconds until every batch is done, with progress.
-5. **collect**: output and error files are downloaded to disk (a broken download is
-   fetched again), and each line's result is stored in the index under its ``custom_id``;
-   results are then read back in input order.
+5. **collect**: as soon as a batch is done, its output and error files are downloaded to
+   disk (a broken download is fetched again), and each line's result is stored in the
+   index under its ``custom_id``; results are then read back in input order (Ctrl-C hands
+   back those collected so far in ``BatchInterrupted.result``).
 
 Every id is written to the state file (atomically) as soon as the server returns it.
 Memory holds one chunk's write buffer and one result at a time, whatever the run's size.
@@ -34,7 +35,7 @@ import secrets
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
@@ -254,6 +255,7 @@ class BulkRun:
         self.poll_interval = poll_interval
         self.progress = progress
         self.state: dict[str, Any] = self._load()
+        self._latest: dict[str, Batch] = {}
 
     # -- the state file ----------------------------------------------------------------------
 
@@ -467,19 +469,23 @@ class BulkRun:
 
     # -- 4. poll -----------------------------------------------------------------------------
 
-    def _wait(self) -> list[Batch]:
+    def _wait(self, collect: Callable[[Batch], None]) -> list[Batch]:
+        """Poll until every batch is done; each one's results are collected as soon as it
+        is, so that an interrupted run still hands back what finished."""
         chunks = self._chunk_states()
         total = int(self.state.get("requests", 0))
         reporter = _reporter(self.progress, total)
-        latest: dict[str, Batch] = {}
+        latest = self._latest
 
         def fetch() -> list[Batch]:
             for chunk in chunks:
                 known = latest.get(chunk["batch_id"])
                 if known is None or not known.done:
                     batch = self._client.batches.retrieve(chunk["batch_id"])
-                    latest[batch.id] = batch
                     self._note(chunk, batch)
+                    if batch.done:
+                        collect(batch)
+                    latest[batch.id] = batch  # done only once collected
             return [latest[c["batch_id"]] for c in chunks]
 
         def show(batches: list[Batch]) -> None:
@@ -517,37 +523,37 @@ class BulkRun:
                 if attempt == _DOWNLOAD_ATTEMPTS - 1:
                     raise
 
-    def _collect(
-        self, batches: list[Batch], index: sqlite3.Connection, workdir: pathlib.Path
-    ) -> None:
-        for batch in batches:
-            for file_id in (batch.output_file_id, batch.error_file_id):
-                if not file_id:
-                    continue
-                dest = workdir / f"{file_id}.jsonl"
-                self._download(file_id, dest)
-                rows: list[tuple[str, str]] = []
-                index.execute("BEGIN")
-                with open(dest, "rb") as results:
-                    for raw in results:
-                        if raw.strip():
-                            line = _result_line(raw, file_id)
-                            rows.append((raw.decode("utf-8"), str(line.get("custom_id"))))
-                        if len(rows) >= _INSERT_EVERY:
-                            index.executemany(_UPDATE, rows)
-                            rows.clear()
-                index.executemany(_UPDATE, rows)
-                index.execute("COMMIT")
-                dest.unlink()
+    def _collect(self, batch: Batch, index: sqlite3.Connection, workdir: pathlib.Path) -> None:
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            dest = workdir / f"{file_id}.jsonl"
+            self._download(file_id, dest)
+            rows: list[tuple[str, str]] = []
+            index.execute("BEGIN")
+            with open(dest, "rb") as results:
+                for raw in results:
+                    if raw.strip():
+                        line = _result_line(raw, file_id)
+                        rows.append((raw.decode("utf-8"), str(line.get("custom_id"))))
+                    if len(rows) >= _INSERT_EVERY:
+                        index.executemany(_UPDATE, rows)
+                        rows.clear()
+            index.executemany(_UPDATE, rows)
+            index.execute("COMMIT")
+            dest.unlink()
 
-    def _items(self, batches: list[Batch], index: sqlite3.Connection) -> Iterator[BatchItem]:
+    def _items(
+        self, index: sqlite3.Connection, unanswered: Callable[[int], Exception]
+    ) -> Iterator[BatchItem]:
+        """Every request in input order with its stored result, or ``unanswered(chunk)``."""
+        batch_ids = [c.get("batch_id") or "" for c in self._chunk_states()]
         rows = index.execute("SELECT idx, request, chunk, result FROM items ORDER BY idx")
         for position, request, chunk, result in rows:
-            batch = batches[chunk]
             completion: Optional[ChatCompletion] = None
             error: Optional[Exception] = None
             if result is None:
-                error = _unanswered(batch)
+                error = unanswered(chunk)
             else:
                 line = json.loads(result)
                 response = line.get("response")
@@ -555,7 +561,7 @@ class BulkRun:
                     completion = ChatCompletion.from_wire(response["body"])
                     stamp_request_id(completion, SimpleNamespace(**response))
                 else:
-                    error = _error_from_line(line, batch.id)
+                    error = _error_from_line(line, batch_ids[chunk])
             yield BatchItem(position, json.loads(request), completion, error)
 
     # -- the whole run -------------------------------------------------------------------------
@@ -578,15 +584,16 @@ class BulkRun:
             try:
                 try:
                     self._submit(workdir)
-                    batches = self._wait()
-                    self._collect(batches, index, workdir)
+                    batches = self._wait(lambda batch: self._collect(batch, index, workdir))
                 except KeyboardInterrupt:
-                    raise self._interrupted() from None
-                yield from self._items(batches, index)
+                    raise self._interrupted(index) from None
+                yield from self._items(index, lambda chunk: _unanswered(batches[chunk]))
             finally:
                 index.close()
 
-    def _interrupted(self) -> BatchInterrupted:
+    def _interrupted(self, index: sqlite3.Connection) -> BatchInterrupted:
+        """What finished (the results of every batch collected so far), the rest
+        :class:`BatchCancelled`, which a rerun with the same state picks up."""
         created = [c["batch_id"] for c in self.chunks if c.get("batch_id")]
         message = (
             f"interrupted: {len(created)} batch(es) keep running on DeepInfra. To resume, run "
@@ -594,7 +601,12 @@ class BulkRun:
             f"to stop them, `deepinfra batch cancel {self.path}`"
         )
         print(message, file=sys.stderr, flush=True)
-        return BatchInterrupted(BatchResult(()), message=message)
+        pending = BatchCancelled(
+            f"interrupted before its result was collected: run again with state="
+            f"{str(self.path)!r} to get it"
+        )
+        result = BatchResult(self._items(index, lambda _chunk: pending))
+        return BatchInterrupted(result, message=message)
 
     # -- status and cancel ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from deepinfra_sdk import (
     ArgumentValueError,
     AsyncDeepInfraClient,
     BadRequestError,
+    BatchCancelled,
     BatchInterrupted,
     BatchItem,
     BatchProgress,
@@ -24,6 +25,7 @@ from deepinfra_sdk import (
 from deepinfra_sdk import _constants as C
 from deepinfra_sdk.cli import main
 from deepinfra_sdk.emulator import BatchFault, Emulator, Fault
+from deepinfra_sdk.resources.batches import Batches
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 OTHER = "Qwen/Qwen2.5-72B-Instruct"
@@ -295,6 +297,44 @@ def test_ctrl_c_leaves_the_batches_running_and_says_how_to_resume(
     emu.batches.advance(100)
     items = run(client, [ask(0), ask(1)], state)
     assert [i.ok for i in items] == [True, True] and len(emu.batches.batch_ids()) == 1
+
+
+def test_ctrl_c_hands_back_the_results_of_the_batches_already_done(
+    client: DeepInfraClient,
+    emu: Emulator,
+    tmp_path: Path,
+    small_files: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu.batches.freeze()
+    create = Batches.create
+
+    def first_done_at_once_then_slow(self: Batches, **kw: Any) -> Any:
+        batch = create(self, **kw)
+        emu.batches.set_phases(in_progress=100)  # every batch after the first
+        return batch
+
+    monkeypatch.setattr(Batches, "create", first_done_at_once_then_slow)
+    requests = [ask(i) for i in range(6)]  # two batches of 3
+    state = tmp_path / "run.json"
+
+    def interrupt_once_the_first_is_done(progress: BatchProgress) -> None:
+        if progress.done:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(BatchInterrupted) as caught:
+        run(client, requests, state, progress=interrupt_once_the_first_is_done)
+    result = caught.value.result
+    # Nothing the user already received is lost: the first batch's answers, in place.
+    assert [item.index for item in result] == list(range(6))
+    assert [item.request for item in result] == requests
+    direct = [client.chat.completions.create(**r).text for r in requests[:3]]
+    assert result.texts[:3] == direct and result.succeeded == 3
+    for item in result[3:]:
+        assert isinstance(item.error, BatchCancelled) and f"state={str(state)!r}" in str(item.error)
+    emu.batches.advance(100)
+    items = run(client, requests, state)
+    assert all(i.ok for i in items) and len(emu.batches.batch_ids()) == 2
 
 
 @pytest.mark.anyio
