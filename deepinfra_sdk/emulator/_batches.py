@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._chat import plan_chat
 from ._embeddings import embeddings_response
@@ -71,16 +71,28 @@ class _File:
     id: str
     filename: str
     purpose: str
-    data: bytes
+    body: Union[bytes, IO[bytes]]  # an upload stays in its spool file (on disk)
+    size: int
     created_at: int
     expires_at: Optional[int]
     seq: int
+
+    @property
+    def data(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        self.body.seek(0)
+        return self.body.read()
+
+    def drop(self) -> None:
+        if not isinstance(self.body, bytes):
+            self.body.close()
 
     def wire(self) -> Dict[str, Any]:
         return {
             "id": self.id,
             "object": "file",
-            "bytes": len(self.data),
+            "bytes": self.size,
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "filename": self.filename,
@@ -149,8 +161,6 @@ def _parse_lines(
     errors: List[Dict[str, Any]] = []
     seen = set()
     model: Optional[str] = None
-    if len(data) > MAX_INPUT_BYTES:
-        return [], None, [_line_error(0, "file_too_large", "input file over 200 MB")]
     for number, raw in enumerate(data.splitlines(), 1):
         if not raw.strip():
             continue
@@ -283,28 +293,53 @@ class BatchService:
         with self._lock:
             return self._files[file_id].data
 
+    def close(self) -> None:
+        """Drop every file held (uploads are spool files on disk)."""
+        with self._lock:
+            for item in self._files.values():
+                item.drop()
+            self._files.clear()
+
     # -- files -------------------------------------------------------------------------------
 
     def add_file(
-        self, data: bytes, filename: str, purpose: str, expires_seconds: Optional[int] = None
+        self,
+        data: Union[bytes, IO[bytes]],
+        filename: str,
+        purpose: str,
+        expires_seconds: Optional[int] = None,
     ) -> Dict[str, Any]:
-        """Store an uploaded file; its FileObject."""
-        if purpose != "batch":
-            raise openai_error(400, f"purpose must be 'batch', not {purpose!r}", param="purpose")
-        if len(data) > MAX_FILE_BYTES:
-            raise openai_error(413, "file is over the 512 MB limit", param="file")
-        if expires_seconds is not None and not 3600 <= expires_seconds <= 2592000:
-            raise openai_error(
-                400, "expires_after[seconds] must be within 3600..2592000", param="expires_after"
-            )
+        """Store an uploaded file (its bytes, or a binary file the service then owns and
+        closes); its FileObject."""
+        try:
+            if purpose != "batch":
+                raise openai_error(
+                    400, f"purpose must be 'batch', not {purpose!r}", param="purpose"
+                )
+            size = len(data) if isinstance(data, bytes) else data.seek(0, 2)
+            if size > MAX_FILE_BYTES:
+                raise openai_error(413, "file is over the 512 MB limit", param="file")
+            if expires_seconds is not None and not 3600 <= expires_seconds <= 2592000:
+                raise openai_error(
+                    400,
+                    "expires_after[seconds] must be within 3600..2592000",
+                    param="expires_after",
+                )
+        except APIError:
+            if not isinstance(data, bytes):
+                data.close()
+            raise
         with self._lock:
             self.uploads += 1
-            return self._store(data, filename, purpose, expires_seconds or _FILE_EXPIRY).wire()
+            expires = expires_seconds or _FILE_EXPIRY
+            return self._store(data, filename, purpose, expires, size).wire()
 
-    def _store(self, data: bytes, filename: str, purpose: str, expires: int) -> _File:
+    def _store(
+        self, data: Union[bytes, IO[bytes]], filename: str, purpose: str, expires: int, size: int
+    ) -> _File:
         now = int(self.now())
         item = _File(
-            new_id("file_", 24), filename, purpose, data, now, now + expires, next(self._seq)
+            new_id("file_", 24), filename, purpose, data, size, now, now + expires, next(self._seq)
         )
         self._files[item.id] = item
         return item
@@ -324,7 +359,7 @@ class BatchService:
         """Delete a file."""
         with self._lock:
             self._file(file_id)
-            del self._files[file_id]
+            self._files.pop(file_id).drop()
         return {"id": file_id, "object": "file", "deleted": True}
 
     def file_content(self, file_id: str) -> bytes:
@@ -377,7 +412,11 @@ class BatchService:
                 next(self._seq),
             )
             batch.fault = self._faults.pop(0) if self._faults else BatchFault()
-            batch.lines, batch.model, errors = _parse_lines(source.data, endpoint)
+            if source.size > MAX_INPUT_BYTES:  # refused on its size: not read into memory
+                batch.lines, batch.model = [], None
+                errors = [_line_error(0, "file_too_large", "input file over 200 MB")]
+            else:
+                batch.lines, batch.model, errors = _parse_lines(source.data, endpoint)
             if batch.fault.fail:
                 errors = [_line_error(0, "batch_failed", batch.fault.fail)]
             batch.errors = errors or None
@@ -511,10 +550,12 @@ class BatchService:
         expiry = _FILE_EXPIRY
         if out:
             name = f"{batch.id}_output.jsonl"
-            batch.output_file_id = self._store(b"".join(out), name, "batch-output", expiry).id
+            data = b"".join(out)
+            batch.output_file_id = self._store(data, name, "batch-output", expiry, len(data)).id
         if err:
             name = f"{batch.id}_error.jsonl"
-            batch.error_file_id = self._store(b"".join(err), name, "batch-output", expiry).id
+            data = b"".join(err)
+            batch.error_file_id = self._store(data, name, "batch-output", expiry, len(data)).id
 
     def _answer(self, endpoint: str, body: Dict[str, Any]) -> Dict[str, Any]:
         if endpoint == "/v1/embeddings":

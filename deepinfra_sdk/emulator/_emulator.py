@@ -167,6 +167,7 @@ class Emulator:
             thread.join(_JOIN_TIMEOUT)
         server.server_close()
         server.stop_connections(_JOIN_TIMEOUT)
+        self._state.batches.close()  # uploads kept in spool files
 
     def __enter__(self) -> Emulator:
         if self._server is None:

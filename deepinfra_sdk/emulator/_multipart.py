@@ -28,7 +28,7 @@ __all__ = [
     "read_form",
 ]
 
-MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # a whole multipart body
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # a whole multipart body (the files route allows 512 MB)
 MAX_FIELD_BYTES = 1024 * 1024  # one text field
 MAX_PARTS = 64
 MAX_PART_HEAD_BYTES = 16 * 1024
@@ -309,11 +309,12 @@ def parse_form(read: Read, content_type: str) -> Form:
     return form
 
 
-def read_form(rfile: _Stream, headers: Any) -> Form:
+def read_form(rfile: _Stream, headers: Any, limit: Optional[int] = None) -> Form:
     """The multipart form of the request whose head is ``headers`` (a case-insensitive
-    mapping), read from ``rfile``."""
+    mapping), read from ``rfile``; at most ``limit`` bytes (:data:`MAX_UPLOAD_BYTES` if
+    None)."""
     chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
-    read = body_reader(rfile, headers.get("content-length"), chunked)
+    read = body_reader(rfile, headers.get("content-length"), chunked, limit)
     return parse_form(read, headers.get("content-type") or "")
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import unquote
 
+from . import _batches as _batches_module
 from ._audio import speech, transcription
 from ._batches import BatchService
 from ._catalogue import CATALOGUE, CREATED, FEATURED, find_model, native_model, synthetic_model
@@ -29,6 +30,8 @@ from ._schema import model_schema
 __all__ = ["Request", "route"]
 
 _OPENAI = "/v1/openai"
+# Room for the form around an uploaded file: its part headers and the purpose/expiry fields.
+_FORM_OVERHEAD = 1 << 20
 _SSE_HEADERS = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
 
 
@@ -268,6 +271,15 @@ def _files(req: Request, rest: str) -> Reply:
     return Reply(payload=service.get_file(file_id))
 
 
+def form_limit(method: str, path: str) -> Optional[int]:
+    """The most bytes a multipart body may bring to ``path``: DeepInfra's file limit
+    (512 MB, and a little for the form around it) for a file upload, the parser's default
+    (None) elsewhere. Uploads are spooled to disk, so memory stays bounded either way."""
+    if method == "POST" and path.rstrip("/") == f"{_OPENAI}/files":
+        return _batches_module.MAX_FILE_BYTES + _FORM_OVERHEAD
+    return None
+
+
 def _upload(service: BatchService, req: Request) -> Dict[str, Any]:
     form = req.form
     upload = form.file("file") if form is not None else None
@@ -280,7 +292,10 @@ def _upload(service: BatchService, req: Request) -> Dict[str, Any]:
         raise openai_error(
             400, "expires_after[seconds] must be a number", param="expires_after"
         ) from None
-    return service.add_file(upload.read(), upload.filename, form.get("purpose") or "", expires)
+    spool, upload.spool = upload.spool, None  # the service keeps it (on disk): no copy
+    return service.add_file(
+        spool if spool is not None else b"", upload.filename, form.get("purpose") or "", expires
+    )
 
 
 def _batches(req: Request, rest: str) -> Reply:

@@ -31,7 +31,7 @@ from ._inference import is_image_route, spoil_images
 from ._multipart import Form, FormError, body_reader, is_multipart, linger, read_form
 from ._recording import Headers, RecordedRequest, redact
 from ._reply import Reply
-from ._routes import Request, route
+from ._routes import Request, form_limit, route
 from ._sse import encode_events
 from ._state import RECORD_BODY_BYTES, State
 from ._transport import Delivery, Stopped, deliver, pause
@@ -209,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if is_multipart(headers.get("content-type")):
                 # Streamed to spool files as it arrives, never whole in memory.
-                form = read_form(self.rfile, headers)
+                form = read_form(self.rfile, headers, form_limit(self.command, path))
                 recorded.form = form.summary()
                 body = b""
             else:

@@ -12,6 +12,8 @@ import pytest
 import requests
 
 from deepinfra_sdk.emulator import BatchFault, Emulator, Fault
+from deepinfra_sdk.emulator import _batches as emu_batches
+from deepinfra_sdk.emulator import _multipart as emu_multipart
 
 from .helpers import TEXT_MODEL, chat_body
 
@@ -281,3 +283,31 @@ def test_peak_concurrency_counts_requests_per_model(emulator: Emulator) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
         emulator.reset()
+
+
+def test_a_file_upload_takes_deepinfras_file_limit_not_the_form_parsers(
+    emulator: Emulator, session: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lowered stand-ins for the real limits: 100 MB for any form, 512 MB for a file.
+    monkeypatch.setattr(emu_multipart, "MAX_UPLOAD_BYTES", 1 << 20)
+    monkeypatch.setattr(emu_batches, "MAX_FILE_BYTES", 3 << 20)
+    data = jsonl([line(str(i), "x" * 1000) for i in range(2000)])  # about 2.3 MB
+    assert 1 << 20 < len(data) < 3 << 20
+
+    def send(path: str, data: bytes) -> requests.Response:
+        files = {"file": ("in.jsonl", data, "application/jsonl")}
+        return session.post(emulator.url + path, files=files, data={"purpose": "batch"})
+
+    stored = send(FILES, data)
+    assert stored.status_code == 200, stored.text
+    file_id = stored.json()["id"]
+    assert stored.json()["bytes"] == len(data)
+    assert emulator.batches.file_data(file_id) == data  # kept whole, on disk
+    reply = create(session, emulator, file_id)
+    assert reply.status_code == 200 and get(session, emulator, reply.json()["id"])["status"]
+    # Every other multipart route keeps the parser's limit...
+    other = send("/v1/openai/audio/transcriptions", data)
+    assert other.status_code == 413 and str(1 << 20) in other.text
+    # ...and a file over DeepInfra's limit is refused, naming it.
+    over = send(FILES, data + b"x" * (1 << 20))
+    assert over.status_code == 413 and "512 MB" in over.text
