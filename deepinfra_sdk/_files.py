@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Union
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 if TYPE_CHECKING:
     from ._http import HTTPResponse
@@ -45,11 +45,28 @@ def atomic_write(dest: PathType, data: Union[bytes, Iterable[bytes]]) -> int:
     return written
 
 
-def save_response(response: HTTPResponse, dest: PathType) -> pathlib.Path:
+def save_response(
+    response: HTTPResponse,
+    dest: PathType,
+    *,
+    on_empty: Optional[Callable[[], Exception]] = None,
+) -> pathlib.Path:
     """Stream ``response``'s body into ``dest`` as it arrives (never whole in memory),
-    atomically; the response is closed afterwards, whatever happens."""
+    atomically; the response is closed afterwards, whatever happens. With ``on_empty``, a
+    body without a byte raises ``on_empty()`` instead, and ``dest`` stays as it was."""
+    chunks = response.iter_bytes()
     try:
-        atomic_write(dest, response.iter_bytes())
+        atomic_write(dest, chunks if on_empty is None else _not_empty(chunks, on_empty))
     finally:
         response.close()
     return pathlib.Path(dest)
+
+
+def _not_empty(chunks: Iterable[bytes], on_empty: Callable[[], Exception]) -> Iterator[bytes]:
+    # Raised before the temporary file is renamed: the target is never replaced by nothing.
+    empty = True
+    for chunk in chunks:
+        empty = empty and not chunk
+        yield chunk
+    if empty:
+        raise on_empty()

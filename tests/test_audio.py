@@ -241,6 +241,28 @@ def test_a_json_answer_to_speech_is_an_error() -> None:
     assert caught.value.request_id == "r1"
 
 
+def test_an_empty_speech_answer_is_an_error(tmp_path: Path) -> None:
+    # A 200 without a byte of audio (a broken proxy): an error, and the file already at the
+    # target is not replaced by an empty one.
+    target = tmp_path / "out.wav"
+    target.write_bytes(b"old")
+
+    def answer(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nx-request-id: r2\r\n"
+        conn.sendall(head + b"Content-Length: 0\r\n\r\n")
+
+    for call in (
+        lambda c: c.audio.speech.create(input="Hi"),
+        lambda c: c.audio.speech.stream_to_file(target, input="Hi"),
+    ):
+        with raw_server(answer) as url, DeepInfraClient("k", base_url=url) as c:
+            with pytest.raises(APIResponseValidationError, match="no audio") as caught:
+                call(c)
+        assert caught.value.request_id == "r2" and caught.value.status_code == 200
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
+
+
 def test_stream_to_file_writes_as_the_bytes_arrive(
     emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:

@@ -166,6 +166,14 @@ class Speech(Resource):
         client.usage._record_native(body["model"], None)
         return response
 
+    @staticmethod
+    def _no_audio(response: HTTPResponse) -> APIResponseValidationError:
+        return APIResponseValidationError(
+            "the speech answer holds no audio (an empty body)",
+            status_code=response.status_code,
+            request_id=response.request_id,
+        )
+
     @strict_keywords
     def create(
         self,
@@ -204,7 +212,10 @@ class Speech(Resource):
             False,
             {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries},
         )
-        return AudioResponse(response.read(), response_format, model, response.request_id)
+        content = response.read()
+        if not content:
+            raise self._no_audio(response)
+        return AudioResponse(content, response_format, model, response.request_id)
 
     @strict_keywords
     def stream_to_file(
@@ -227,14 +238,12 @@ class Speech(Resource):
         other arguments are those of :meth:`create`."""
         body: dict[str, Any] = {"model": model, "input": input, "voice": voice, "speed": speed}
         body.update(response_format=response_format, **(extra_body or {}))
-        return save_response(
-            self._request(
-                body,
-                True,
-                {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries},
-            ),
-            path,
+        response = self._request(
+            body,
+            True,
+            {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries},
         )
+        return save_response(response, path, on_empty=lambda: self._no_audio(response))
 
 
 class Audio(Resource):
