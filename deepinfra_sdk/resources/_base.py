@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..client import DeepInfraClient
     from ..types import _JsonMixin
 
-__all__ = ["Resource", "decode_result", "post_generation", "stamp_request_id"]
+__all__ = ["Resource", "call_options", "decode_result", "post_generation", "stamp_request_id"]
 
 T = TypeVar("T", bound="_JsonMixin")
 
@@ -29,6 +29,12 @@ class Resource:
     @property
     def _transport(self) -> HTTPTransport:
         return self._client._transport
+
+
+def call_options(timeout: Any, extra_headers: Any, max_retries: Any) -> dict[str, Any]:
+    """A method's per-call ``timeout``/``extra_headers``/``max_retries``, as the keywords
+    of ``DeepInfraClient._send`` (passed on by the helpers that send for a method)."""
+    return {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries}
 
 
 def stamp_request_id(result: T, response: Any) -> T:

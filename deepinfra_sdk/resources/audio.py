@@ -15,7 +15,7 @@ from .._keywords import strict_keywords
 from .._multipart import FileInput, MultipartBody
 from .._validation import check_model_name, without_none
 from ..types import AudioResponse, Transcription
-from ._base import Resource, decode_result
+from ._base import Resource, call_options, decode_result
 
 if TYPE_CHECKING:
     from .._http import HTTPResponse
@@ -91,13 +91,8 @@ class Transcriptions(Resource):
         fields: dict[str, Any] = {"model": model, "language": language, "prompt": prompt}
         fields.update(response_format=response_format, temperature=temperature)
         fields.update(granularities=timestamp_granularities, **(extra_body or {}))
-        return _transcribe(
-            self._client,
-            "transcriptions",
-            file,
-            fields,
-            {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries},
-        )
+        options = call_options(timeout, extra_headers, max_retries)
+        return _transcribe(self._client, "transcriptions", file, fields, options)
 
 
 class Translations(Resource):
@@ -126,13 +121,8 @@ class Translations(Resource):
         fields: dict[str, Any] = {"model": model, "prompt": prompt}
         fields["response_format"] = response_format
         fields.update(temperature=temperature, **(extra_body or {}))
-        return _transcribe(
-            self._client,
-            "translations",
-            file,
-            fields,
-            {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries},
-        )
+        options = call_options(timeout, extra_headers, max_retries)
+        return _transcribe(self._client, "translations", file, fields, options)
 
 
 class Speech(Resource):
@@ -207,11 +197,7 @@ class Speech(Resource):
         """
         body: dict[str, Any] = {"model": model, "input": input, "voice": voice, "speed": speed}
         body.update(response_format=response_format, **(extra_body or {}))
-        response = self._request(
-            body,
-            False,
-            {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries},
-        )
+        response = self._request(body, False, call_options(timeout, extra_headers, max_retries))
         content = response.read()
         if not content:
             raise self._no_audio(response)
@@ -238,11 +224,7 @@ class Speech(Resource):
         other arguments are those of :meth:`create`."""
         body: dict[str, Any] = {"model": model, "input": input, "voice": voice, "speed": speed}
         body.update(response_format=response_format, **(extra_body or {}))
-        response = self._request(
-            body,
-            True,
-            {"timeout": timeout, "extra_headers": extra_headers, "max_retries": max_retries},
-        )
+        response = self._request(body, True, call_options(timeout, extra_headers, max_retries))
         return save_response(response, path, on_empty=lambda: self._no_audio(response))
 
 

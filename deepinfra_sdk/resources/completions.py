@@ -11,7 +11,7 @@ from .._keywords import strict_keywords
 from .._streaming import ChatStream, _Choice, _index
 from .._validation import check_model_name, without_none
 from ..types import Completion, CompletionChoice
-from ._base import Resource, post_generation
+from ._base import Resource, call_options, post_generation
 
 __all__ = ["CompletionStream", "TextCompletions"]
 
@@ -125,11 +125,7 @@ class TextCompletions(Resource):
         )
         payload.update(extra_body or {})
         client = self._client
-        options: dict[str, Any] = {
-            "timeout": timeout,
-            "extra_headers": extra_headers,
-            "max_retries": max_retries,
-        }
+        options = call_options(timeout, extra_headers, max_retries)
         return cast(
             Union[Completion, CompletionStream],
             post_generation(

@@ -15,7 +15,7 @@ from .._keywords import strict_keywords
 from .._multipart import FileInput, MultipartBody
 from .._validation import check_model_name, without_none
 from ..types import ImageResponse
-from ._base import Resource, decode_result
+from ._base import Resource, call_options, decode_result
 from .inference import send_native
 
 if TYPE_CHECKING:
@@ -106,11 +106,7 @@ class Images(Resource):
             }
         )
         extra = dict(extra_body or {})
-        options: dict[str, Any] = {
-            "timeout": timeout,
-            "extra_headers": extra_headers,
-            "max_retries": max_retries,
-        }
+        options = call_options(timeout, extra_headers, max_retries)
         if api == "native":
             payload = _native_payload(fields, extra, model=model, cog=cog)
             response = send_native(self._client, model, payload, options)
@@ -166,11 +162,7 @@ class Images(Resource):
         files = [("image", image)] + ([("mask", mask)] if mask is not None else [])
         upload = MultipartBody(fields, files)
         path = C.OPENAI_PREFIX + "/images/edits"
-        options: dict[str, Any] = {
-            "timeout": timeout,
-            "extra_headers": extra_headers,
-            "max_retries": max_retries,
-        }
+        options = call_options(timeout, extra_headers, max_retries)
         response = self._client._send("POST", path, model=model, upload=upload, **options)
         return self._result(response, prompt, model)
 

@@ -11,7 +11,7 @@ from .._exceptions import ArgumentTypeError
 from .._multipart import MultipartBody, is_file_input
 from .._validation import native_path
 from ..types import InferenceResult
-from ._base import Resource, decode_result
+from ._base import Resource, call_options, decode_result
 
 if TYPE_CHECKING:
     from .._http import HTTPResponse
@@ -112,9 +112,5 @@ class Inference(Resource):
         if webhook is not None:
             payload["webhook"] = webhook
         client = self._client
-        options: dict[str, Any] = {
-            "timeout": timeout,
-            "extra_headers": extra_headers,
-            "max_retries": max_retries,
-        }
+        options = call_options(timeout, extra_headers, max_retries)
         return native_result(client, model, send_native(client, model, payload, options))

@@ -10,7 +10,7 @@ from .._config import TimeoutTypes
 from .._exceptions import APIResponseValidationError, ArgumentTypeError, ArgumentValueError
 from .._keywords import strict_keywords
 from ..types import RerankResponse
-from ._base import Resource
+from ._base import Resource, call_options
 from .inference import native_result, send_native
 
 __all__ = ["Rerank"]
@@ -71,11 +71,7 @@ class Rerank(Resource):
             payload["instruction"] = instruction
         payload.update(extra_body or {})
         client = self._client
-        options: dict[str, Any] = {
-            "timeout": timeout,
-            "extra_headers": extra_headers,
-            "max_retries": max_retries,
-        }
+        options = call_options(timeout, extra_headers, max_retries)
         response = send_native(client, model, payload, options)
         data = response.json()
         scores = data.get("scores") if isinstance(data, dict) else None
