@@ -3,7 +3,8 @@
 Every file the SDK writes (a saved image or audio clip, a response body streamed to disk)
 goes through :func:`atomic_write`: the bytes land in a temporary file beside the target,
 which is renamed into place only once complete, so no reader ever sees a partial file and
-a failed download leaves whatever was there before untouched.
+a failed download leaves whatever was there before untouched. A body the caller reads
+as it arrives (a file's content) is a :class:`FileContent`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import contextlib
 import os
 import pathlib
 from collections.abc import Iterable, Iterator
+from types import TracebackType
 from typing import TYPE_CHECKING, Callable, Optional, Union
+
+from ._keywords import strict_keywords
 
 if TYPE_CHECKING:
     from ._http import HTTPResponse
 
-__all__ = ["PathType", "atomic_write", "save_response"]
+__all__ = ["FileContent", "PathType", "atomic_write", "save_response"]
 
 PathType = Union[str, "os.PathLike[str]"]
 
@@ -70,3 +74,61 @@ def _not_empty(chunks: Iterable[bytes], on_empty: Callable[[], Exception]) -> It
         yield chunk
     if empty:
         raise on_empty()
+
+
+class FileContent:
+    """A file's bytes as they arrive: :meth:`save` them or iterate :meth:`iter_lines`;
+    the body is never held whole in memory. Use it as a context manager (or call
+    :meth:`close`) when you stop early, to release the connection."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: HTTPResponse) -> None:
+        self._response = response
+
+    @property
+    def request_id(self) -> Optional[str]:
+        """The server's request id, when it sent one."""
+        return self._response.request_id
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body in pieces as they arrive."""
+        try:
+            yield from self._response.iter_bytes()
+        finally:
+            self._response.close()
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body line by line (UTF-8, without line endings; a JSONL file's records)."""
+        line = bytearray()  # grows in place: a long line arriving in pieces stays linear
+        for piece in self.iter_bytes():
+            start = 0
+            while (end := piece.find(b"\n", start)) >= 0:
+                line += piece[start:end]
+                yield line.rstrip(b"\r").decode("utf-8")
+                line.clear()
+                start = end + 1
+            line += piece[start:]
+        if line:
+            yield line.rstrip(b"\r").decode("utf-8")
+
+    @strict_keywords
+    def save(self, path: PathType) -> pathlib.Path:
+        """Write the body to ``path`` as it arrives (atomically: a broken download leaves
+        no partial file); the path written."""
+        return save_response(self._response, path)
+
+    def close(self) -> None:
+        """Release the connection (dropped if the body was not read to its end)."""
+        self._response.close()
+
+    def __enter__(self) -> FileContent:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()

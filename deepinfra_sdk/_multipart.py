@@ -223,6 +223,12 @@ class MultipartBody:
         self.sent = 0
 
     @property
+    def parts(self) -> list[_File]:
+        """The file parts, in order (each with its ``size``, and ``chunks()`` for a pass
+        over its source: a check reading it before the send, for instance)."""
+        return list(self._files)
+
+    @property
     def content_type(self) -> str:
         """The ``Content-Type`` header value, boundary included."""
         return f"multipart/form-data; boundary={self.boundary}"

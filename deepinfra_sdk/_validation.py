@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, Optional
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from . import _constants as C
 from ._config import Timeout, TimeoutTypes, coerce_timeout
@@ -28,6 +28,8 @@ __all__ = [
     "check_request_size",
     "model_path",
     "native_path",
+    "path_id",
+    "with_query",
     "without_none",
 ]
 
@@ -175,6 +177,21 @@ def _refuse_size(size: str, limit: int) -> None:
         "input over several requests, shorten the messages, or pass large images by "
         "URL instead of inline data"
     )
+
+
+def path_id(value: object, what: str) -> str:
+    """An object id (``file_abc``, ``batch_abc``) checked and quoted as one path segment."""
+    if not isinstance(value, str) or not value.strip() or "/" in value:
+        raise ArgumentValueError(
+            f"{what} must be an id string such as 'file_abc123', not {value!r}"
+        )
+    return quote(value, safe="")
+
+
+def with_query(path: str, params: Mapping[str, Any]) -> str:
+    """``path`` with the set (not ``None``) ``params`` as its query string."""
+    given = without_none(params)
+    return f"{path}?{urlencode(given)}" if given else path
 
 
 def without_none(params: Mapping[str, Any]) -> dict[str, Any]:

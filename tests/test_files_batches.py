@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,11 @@ def test_bad_upload_arguments(client: DeepInfraClient, emu: Emulator) -> None:
         client.files.create(file=Path("missing.jsonl"))
     with pytest.raises(ArgumentTypeError, match="purpose"):
         client.files.create(file=b"{}", purpos="batch")  # type: ignore[call-arg]
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"{}\n")
+    os.close(write_end)
+    with open(read_end, "rb") as pipe, pytest.raises(ArgumentTypeError, match="cannot seek"):
+        client.files.create(file=pipe)  # its lines could not be counted and then sent
     assert emu.request_count(FILES) == 0
 
 

@@ -12,8 +12,8 @@ from .._exceptions import ArgumentTypeError, ArgumentValueError
 from .._keywords import strict_keywords
 from .._pagination import Page
 from .._polling import poll
+from .._validation import path_id, with_query
 from ._base import Resource, decode_result
-from .files import _object_id, _query
 
 if TYPE_CHECKING:
     from .._batch import BatchItem, ProgressOption
@@ -86,7 +86,7 @@ class Batches(Resource):
         The POST is never retried once it may have reached the server: a batch is never
         created twice by the SDK.
         """
-        _object_id(input_file_id, "input_file_id")
+        path_id(input_file_id, "input_file_id")
         if endpoint not in C.BATCH_ENDPOINTS:
             raise ArgumentValueError(
                 f"endpoint must be one of {', '.join(C.BATCH_ENDPOINTS)}, not {endpoint!r}"
@@ -123,7 +123,7 @@ class Batches(Resource):
         max_retries: Optional[int] = None,
     ) -> Batch:
         """A batch as it is now."""
-        path = f"{_PATH}/{_object_id(batch_id, 'batch_id')}"
+        path = f"{_PATH}/{path_id(batch_id, 'batch_id')}"
         response = self._client._send(
             "GET", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
@@ -143,7 +143,7 @@ class Batches(Resource):
         following pages."""
 
         def fetch(cursor: Optional[str]) -> Page[Batch]:
-            path = _query(_PATH, {"limit": limit, "after": cursor})
+            path = with_query(_PATH, {"limit": limit, "after": cursor})
             data = self._client._send(
                 "GET", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
             ).json()
@@ -162,7 +162,7 @@ class Batches(Resource):
     ) -> Batch:
         """Ask to stop a batch: it goes ``cancelling``, then ``cancelled`` (what had
         finished is still written to its output file)."""
-        path = f"{_PATH}/{_object_id(batch_id, 'batch_id')}/cancel"
+        path = f"{_PATH}/{path_id(batch_id, 'batch_id')}/cancel"
         response = self._client._send(
             "POST", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )

@@ -2,83 +2,38 @@
 
 from __future__ import annotations
 
-import io
-import os
-from collections.abc import Iterator, Mapping
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Optional, Union
-from urllib.parse import quote, urlencode
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
 
 from .. import _constants as C
 from .._bulk_types import FileDeleted, FileObject
 from .._exceptions import ArgumentTypeError, ArgumentValueError
+from .._files import FileContent
 from .._keywords import strict_keywords
+from .._multipart import MultipartBody
 from .._pagination import Page
+from .._validation import path_id, with_query
 from ._base import Resource, decode_result
 
 if TYPE_CHECKING:
-    import pathlib
-
     from .._config import TimeoutTypes
-    from .._http import HTTPResponse
     from .._multipart import FileInput
 
 __all__ = ["FileContent", "Files"]
 
 _PATH = C.OPENAI_PREFIX + "/files"
-_READ = 1 << 20
 
 
-def _object_id(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip() or "/" in value:
-        raise ArgumentValueError(
-            f"{what} must be an id string such as 'file_abc123', not {value!r}"
-        )
-    return quote(value, safe="")
-
-
-def _query(path: str, params: Mapping[str, Any]) -> str:
-    given = {k: v for k, v in params.items() if v is not None}
-    return f"{path}?{urlencode(given)}" if given else path
-
-
-def _measure(file: FileInput) -> tuple[int, int]:
-    """The size in bytes and the number of lines of an upload, read in chunks (a file
-    object is put back where it was)."""
-    source = file[1] if isinstance(file, tuple) else file
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return _count(io.BytesIO(source))
-    if isinstance(source, (str, os.PathLike)):
-        size = os.path.getsize(source)
-        if size > C.BATCH_MAX_INPUT_BYTES:
-            return size, 0  # refused on its size alone: no need to read it
-        with open(source, "rb") as f:
-            return _count(f)
-    try:
-        start = source.tell()
-    except (OSError, AttributeError, ValueError):
+def check_upload_limits(body: MultipartBody) -> None:
+    """Refuse a batch input file over DeepInfra's limits, naming the limit and the fix;
+    its lines are counted in one pass over the source (read again when it is sent)."""
+    [part] = body.parts
+    size = part.size
+    if size is None:
         raise ArgumentTypeError(
             "file is a stream that cannot seek back after its limits are checked: pass its "
             "path or its bytes instead"
-        ) from None
-    try:
-        return _count(source)
-    finally:
-        source.seek(start)
-
-
-def _count(f: IO[bytes]) -> tuple[int, int]:
-    size = lines = 0
-    last = b"\n"
-    while chunk := f.read(_READ):
-        size += len(chunk)
-        lines += chunk.count(b"\n")
-        last = chunk[-1:]
-    return size, lines + (last != b"\n")
-
-
-def check_upload_limits(size: int, lines: int) -> None:
-    """Refuse a batch input file over DeepInfra's limits, naming the limit and the fix."""
+        )
     if size > C.FILE_MAX_BYTES:
         raise ArgumentValueError(
             f"the file is {size:,} bytes; DeepInfra takes files of at most "
@@ -90,72 +45,17 @@ def check_upload_limits(size: int, lines: int) -> None:
             f"{C.BATCH_MAX_INPUT_BYTES:,} bytes (200 MB): split it into several batches "
             "(client.batches.run splits for you)"
         )
+    lines, last = 0, b"\n"
+    for chunk in part.chunks():
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
+    lines += last != b"\n"
     if lines > C.BATCH_MAX_LINES:
         raise ArgumentValueError(
             f"the file has {lines:,} lines; a batch input file may hold at most "
             f"{C.BATCH_MAX_LINES:,} requests: split it into several batches "
             "(client.batches.run splits for you)"
         )
-
-
-class FileContent:
-    """A file's bytes as they arrive: :meth:`save` them or iterate :meth:`iter_lines`;
-    the body is never held whole in memory. Use it as a context manager (or call
-    :meth:`close`) when you stop early, to release the connection."""
-
-    __slots__ = ("_response",)
-
-    def __init__(self, response: HTTPResponse) -> None:
-        self._response = response
-
-    @property
-    def request_id(self) -> Optional[str]:
-        """The server's request id, when it sent one."""
-        return self._response.request_id
-
-    def iter_bytes(self) -> Iterator[bytes]:
-        """The body in pieces as they arrive."""
-        try:
-            yield from self._response.iter_bytes()
-        finally:
-            self._response.close()
-
-    def iter_lines(self) -> Iterator[str]:
-        """The body line by line (UTF-8, without line endings; a JSONL file's records)."""
-        line = bytearray()  # grows in place: a long line arriving in pieces stays linear
-        for piece in self.iter_bytes():
-            start = 0
-            while (end := piece.find(b"\n", start)) >= 0:
-                line += piece[start:end]
-                yield line.rstrip(b"\r").decode("utf-8")
-                line.clear()
-                start = end + 1
-            line += piece[start:]
-        if line:
-            yield line.rstrip(b"\r").decode("utf-8")
-
-    @strict_keywords
-    def save(self, path: Union[str, os.PathLike[str]]) -> pathlib.Path:
-        """Write the body to ``path`` as it arrives (atomically: a broken download leaves
-        no partial file); the path written."""
-        from .._files import save_response
-
-        return save_response(self._response, path)
-
-    def close(self) -> None:
-        """Release the connection (dropped if the body was not read to its end)."""
-        self._response.close()
-
-    def __enter__(self) -> FileContent:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
 
 class Files(Resource):
@@ -205,15 +105,13 @@ class Files(Resource):
                 "expires_after_seconds must be a whole number of seconds within "
                 f"3600..2592000 (1 hour to 30 days), not {expires_after_seconds!r}"
             )
-        from .._multipart import MultipartBody
-
         fields: dict[str, Any] = {"purpose": purpose}
         if expires_after_seconds is not None:
             fields["expires_after[anchor]"] = "created_at"
             fields["expires_after[seconds]"] = expires_after_seconds
         # Built first: it refuses a missing path or a text-mode file, and reads nothing.
         body = MultipartBody(fields=fields, files={"file": file})
-        check_upload_limits(*_measure(file))
+        check_upload_limits(body)
         response = self._client._send(
             "POST",
             _PATH,
@@ -234,7 +132,7 @@ class Files(Resource):
         max_retries: Optional[int] = None,
     ) -> FileObject:
         """A file's description."""
-        path = f"{_PATH}/{_object_id(file_id, 'file_id')}"
+        path = f"{_PATH}/{path_id(file_id, 'file_id')}"
         response = self._client._send(
             "GET", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
@@ -261,7 +159,7 @@ class Files(Resource):
             query = {"purpose": purpose, "limit": limit, "order": order, "after": cursor}
             data = self._client._send(
                 "GET",
-                _query(_PATH, query),
+                with_query(_PATH, query),
                 timeout=timeout,
                 extra_headers=extra_headers,
                 max_retries=max_retries,
@@ -280,7 +178,7 @@ class Files(Resource):
         max_retries: Optional[int] = None,
     ) -> FileDeleted:
         """Delete a file; the answer's ``deleted`` says whether it is gone."""
-        path = f"{_PATH}/{_object_id(file_id, 'file_id')}"
+        path = f"{_PATH}/{path_id(file_id, 'file_id')}"
         response = self._client._send(
             "DELETE", path, timeout=timeout, extra_headers=extra_headers, max_retries=max_retries
         )
@@ -296,7 +194,7 @@ class Files(Resource):
         max_retries: Optional[int] = None,
     ) -> FileContent:
         """A file's bytes, streamed: ``.save(path)`` or ``for line in .iter_lines()``."""
-        path = f"{_PATH}/{_object_id(file_id, 'file_id')}/content"
+        path = f"{_PATH}/{path_id(file_id, 'file_id')}/content"
         # Streamed to the caller (or a file) piece by piece: max_response_bytes, a bound on
         # what is held in memory, does not apply.
         response = self._client._send(
