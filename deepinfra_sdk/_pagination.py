@@ -69,10 +69,19 @@ class Page(Generic[T]):
         return self._fetch(self.last_id)
 
     def iter_pages(self) -> Iterator[Page[T]]:
-        """This page and every page after it."""
+        """This page and every page after it; a server that names a cursor twice (which
+        would page in a circle forever) is an :class:`APIResponseValidationError`."""
         page: Optional[Page[T]] = self
+        cursors: set[str] = set()
         while page is not None:
             yield page
+            if page.has_more and page.last_id is not None:
+                if page.last_id in cursors:
+                    raise APIResponseValidationError(
+                        f"the list goes round in a circle: the page after {page.last_id!r} "
+                        "was asked for already",
+                    )
+                cursors.add(page.last_id)
             page = page.next_page()
 
     def __iter__(self) -> Iterator[T]:

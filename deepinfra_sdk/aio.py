@@ -576,12 +576,9 @@ class AsyncPage(Generic[R]):
         following = await self._owner._call(self._page.next_page)
         return None if following is None else AsyncPage(following, self._owner)
 
-    async def __aiter__(self) -> AsyncIterator[R]:
-        page: Optional[AsyncPage[R]] = self
-        while page is not None:
-            for item in page.data:
-                yield item
-            page = await page.next_page()
+    def __aiter__(self) -> AsyncIterator[R]:
+        # The sync page's walk (and its guard against a cursor named twice), in threads.
+        return _drain(self._owner, iter(self._page), 1000)
 
     def __repr__(self) -> str:
         return "<Async" + repr(self._page)[1:]

@@ -13,6 +13,7 @@ import pytest
 
 from deepinfra_sdk import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     ArgumentTypeError,
     ArgumentValueError,
@@ -271,6 +272,39 @@ def test_every_method_takes_the_per_call_options(client: DeepInfraClient, emu: E
         "cancelling",
         "cancelled",
     )
+
+
+def _circular_pages(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile server: every page says there is more after the same cursor."""
+    ids = [emu.batches.add_file(jsonl(1), f"{n}.jsonl", "batch")["id"] for n in range(2)]
+    page = {"object": "list", "data": [], "last_id": ids[1], "has_more": True}
+
+    def list_files(query: dict[str, str]) -> dict[str, Any]:
+        after = query.get("after")
+        return {**page, "data": [emu.batches.get_file(i) for i in ids if i != after]}
+
+    monkeypatch.setattr(emu.batches, "list_files", list_files)
+
+
+def test_a_list_that_pages_in_a_circle_is_a_typed_error(
+    client: DeepInfraClient, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _circular_pages(emu, monkeypatch)
+    with pytest.raises(APIResponseValidationError, match="circle"):
+        list(client.files.list())
+    assert emu.request_count(FILES, method="GET") == 2  # the first page, then its repeat
+
+
+@pytest.mark.anyio
+async def test_an_async_list_that_pages_in_a_circle_is_a_typed_error(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _circular_pages(emu, monkeypatch)
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as aclient:
+        page = await aclient.files.list()
+        with pytest.raises(APIResponseValidationError, match="circle"):
+            [f async for f in page]
+    assert emu.request_count(FILES, method="GET") == 2
 
 
 # -- async ----------------------------------------------------------------------------------
