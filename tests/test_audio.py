@@ -291,6 +291,21 @@ def test_stream_to_file_writes_as_the_bytes_arrive(
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
+def test_stream_to_file_refuses_a_suffix_naming_another_format(
+    emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
+) -> None:
+    # As AudioResponse.save does: mp3 bytes in a .wav file would lie about what they are.
+    with pytest.raises(ArgumentValueError, match=r"'out\.wav'.*response_format='wav'"):
+        emu_client.audio.speech.stream_to_file(
+            tmp_path / "out.wav", input=TEXT, response_format="mp3"
+        )
+    assert emu.request_count("/v1/openai/audio/speech") == 0
+    assert list(tmp_path.iterdir()) == []
+    # A suffix that names no audio format is the caller's choice.
+    emu_client.audio.speech.stream_to_file(tmp_path / "out.bin", input=TEXT)
+    assert (tmp_path / "out.bin").read_bytes() == encode_speech(TEXT)
+
+
 def test_stream_to_file_cut_short_leaves_nothing(
     emu_client: DeepInfraClient, emu: Emulator, tmp_path: Path
 ) -> None:

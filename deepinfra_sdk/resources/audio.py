@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union, get_args
 
 from .. import _constants as C
 from .._config import TimeoutTypes
@@ -222,6 +222,13 @@ class Speech(Resource):
         """Speak ``input`` into the file at ``path``, written as the bytes arrive (never
         whole in memory) and renamed into place once complete; returns the path. The
         other arguments are those of :meth:`create`."""
+        named = pathlib.Path(path).suffix.lower()[1:]
+        if named in get_args(AudioFormat) and named != response_format:
+            # As AudioResponse.save: the bytes are written as they come, never converted.
+            raise ArgumentValueError(
+                f"cannot write {response_format} audio to {pathlib.Path(path).name!r}, whose "
+                f"suffix names {named}: ask for response_format={named!r}, or change the suffix"
+            )
         body: dict[str, Any] = {"model": model, "input": input, "voice": voice, "speed": speed}
         body.update(response_format=response_format, **(extra_body or {}))
         response = self._request(body, True, call_options(timeout, extra_headers, max_retries))
