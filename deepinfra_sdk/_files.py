@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
+from ._exceptions import APIResponseTooLargeError, APIResponseValidationError
 from ._keywords import strict_keywords
 
 if TYPE_CHECKING:
@@ -81,42 +82,82 @@ class FileContent:
     the body is never held whole in memory. Use it as a context manager (or call
     :meth:`close`) when you stop early, to release the connection."""
 
-    __slots__ = ("_response",)
+    __slots__ = ("_max_bytes", "_max_line", "_response")
 
-    def __init__(self, response: HTTPResponse) -> None:
+    def __init__(self, response: HTTPResponse, *, max_bytes: int, max_line: int) -> None:
         self._response = response
+        self._max_bytes = max_bytes
+        self._max_line = max_line
 
     @property
     def request_id(self) -> Optional[str]:
         """The server's request id, when it sent one."""
         return self._response.request_id
 
+    def _too_large(self, what: str, limit: int) -> APIResponseTooLargeError:
+        err = APIResponseTooLargeError(
+            f"{what} is larger than {limit:,} bytes (DeepInfra's files are at most 512 MB, "
+            "the SDK holds one line in memory): if such a file is expected, raise "
+            "DeepInfraClient(max_response_bytes=...)",
+            request_id=self.request_id,
+        )
+        err.limit = limit
+        return err
+
     def iter_bytes(self) -> Iterator[bytes]:
-        """The body in pieces as they arrive."""
+        """The body in pieces as they arrive (at most ``max(512 MB, max_response_bytes)``:
+        past that, :class:`APIResponseTooLargeError`)."""
+        received = 0
         try:
-            yield from self._response.iter_bytes()
+            for piece in self._response.iter_bytes():
+                received += len(piece)
+                if received > self._max_bytes:
+                    raise self._too_large("the file", self._max_bytes)
+                yield piece
         finally:
             self._response.close()
 
     def iter_lines(self) -> Iterator[str]:
-        """The body line by line (UTF-8, without line endings; a JSONL file's records)."""
+        """The body line by line (UTF-8, without line endings; a JSONL file's records); a
+        line over ``max_response_bytes`` or not UTF-8 is an :class:`APIResponseValidationError`."""
         line = bytearray()  # grows in place: a long line arriving in pieces stays linear
         for piece in self.iter_bytes():
             start = 0
             while (end := piece.find(b"\n", start)) >= 0:
                 line += piece[start:end]
-                yield line.rstrip(b"\r").decode("utf-8")
+                yield self._decode(line)
                 line.clear()
                 start = end + 1
             line += piece[start:]
+            if len(line) > self._max_line:
+                self._response.close()
+                raise self._too_large("a line of the file", self._max_line)
         if line:
-            yield line.rstrip(b"\r").decode("utf-8")
+            yield self._decode(line)
+
+    def _decode(self, line: bytearray) -> str:
+        if len(line) > self._max_line:
+            self._response.close()
+            raise self._too_large("a line of the file", self._max_line)
+        try:
+            return line.rstrip(b"\r").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._response.close()
+            raise APIResponseValidationError(
+                f"a line of the file is not UTF-8 text ({exc.reason} at byte {exc.start}): "
+                "save() it and read it as bytes instead",
+                request_id=self.request_id,
+            ) from None
 
     @strict_keywords
     def save(self, path: PathType) -> pathlib.Path:
-        """Write the body to ``path`` as it arrives (atomically: a broken download leaves
-        no partial file); the path written."""
-        return save_response(self._response, path)
+        """Write the body to ``path`` as it arrives (atomically: a broken or oversized
+        download leaves no partial file); the path written."""
+        try:
+            atomic_write(path, self.iter_bytes())
+        finally:
+            self._response.close()  # also when the target cannot be opened
+        return pathlib.Path(path)
 
     def close(self) -> None:
         """Release the connection (dropped if the body was not read to its end)."""

@@ -13,6 +13,7 @@ import pytest
 
 from deepinfra_sdk import (
     APIConnectionError,
+    APIResponseTooLargeError,
     APIResponseValidationError,
     APIStatusError,
     ArgumentTypeError,
@@ -305,6 +306,33 @@ async def test_an_async_list_that_pages_in_a_circle_is_a_typed_error(
         with pytest.raises(APIResponseValidationError, match="circle"):
             [f async for f in page]
     assert emu.request_count(FILES, method="GET") == 2
+
+
+def test_a_download_is_capped_and_its_lines_too(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stand-ins for DeepInfra's 512 MB file limit and the client's max_response_bytes.
+    monkeypatch.setattr(C, "FILE_MAX_BYTES", 4000)
+    add = emu.batches.add_file
+    big = add(b"".join(b'{"n": %d}\n' % i for i in range(1000)), "big.jsonl", "batch")["id"]
+    long_line = add(b"x" * 3000 + b"\n", "long.jsonl", "batch")["id"]
+    not_text = add(b"ok\n\xff\xfe\n", "binary.jsonl", "batch")["id"]
+    small = add(b"ab\r\ncd", "small.jsonl", "batch")["id"]
+    out = tmp_path / "out.jsonl"
+    with DeepInfraClient(emu.api_key, base_url=emu.url, max_response_bytes=1000) as client:
+        with pytest.raises(APIResponseTooLargeError, match="max_response_bytes") as caught:
+            client.files.content(big).save(out)
+        assert caught.value.limit == 4000 and not out.exists()  # no partial file
+        with pytest.raises(APIResponseTooLargeError, match="a line") as caught:
+            list(client.files.content(long_line).iter_lines())
+        assert caught.value.limit == 1000
+        lines = client.files.content(not_text).iter_lines()
+        assert next(lines) == "ok"
+        with pytest.raises(APIResponseValidationError, match="UTF-8"):
+            next(lines)
+        # Within the caps, everything arrives.
+        assert list(client.files.content(small).iter_lines()) == ["ab", "cd"]
+        assert client.files.content(small).save(out).read_bytes() == b"ab\r\ncd"
 
 
 # -- async ----------------------------------------------------------------------------------

@@ -207,4 +207,5 @@ class Files(Resource):
             extra_headers=extra_headers,
             max_retries=max_retries,
         )
-        return FileContent(response)
+        limit = self._client._config.max_response_bytes
+        return FileContent(response, max_bytes=max(C.FILE_MAX_BYTES, limit), max_line=limit)
