@@ -209,14 +209,18 @@ def _error_from_line(line: Mapping[str, Any], batch_id: str) -> Exception:
     )
 
 
-def _result_line(raw: bytes, file_id: str) -> Any:
-    """One line of a results file; a line no JSON decoder can take is a typed error."""
+def _result_line(raw: bytes, file_id: str) -> Mapping[str, Any]:
+    """One line of a results file; a line that is not a JSON object is a typed error."""
     try:
-        return json.loads(raw)
+        line = json.loads(raw)
     except (ValueError, RecursionError):
+        line = None
+    if not isinstance(line, Mapping):
         raise APIResponseValidationError(
-            f"file {file_id}: a results line is not JSON (or nests too deeply): {raw[:200]!r}"
-        ) from None
+            f"file {file_id}: a results line is not a JSON object (or nests too deeply): "
+            f"{raw[:200]!r}"
+        )
+    return line
 
 
 def _unanswered(batch: Batch) -> Exception:

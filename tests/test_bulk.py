@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from deepinfra_sdk import (
+    APIResponseValidationError,
     ArgumentTypeError,
     ArgumentValueError,
     AsyncDeepInfraClient,
@@ -425,3 +426,11 @@ def test_the_cli_cancels_a_run(
     assert "cancelling" in capsys.readouterr().out
     assert main(["batch", "status", str(tmp_path / "none.json"), *api]) == 2
     assert "batch submit" in capsys.readouterr().err
+
+
+def test_a_results_line_that_is_not_an_object_is_a_typed_error(
+    client: DeepInfraClient, emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emu.batches, "file_content", lambda _id: b'["not", "an object"]\n')
+    with pytest.raises(APIResponseValidationError, match="not a JSON object"):
+        run(client, [ask(0)], tmp_path / "run.json")
