@@ -599,6 +599,10 @@ class AsyncFileContent:
         """Write the body to ``path`` as it arrives (atomically); the path written."""
         return await self._owner._call(self._content.save, path)
 
+    def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The body in pieces as they arrive (see :meth:`FileContent.iter_bytes`)."""
+        return _drain(self._owner, self._content.iter_bytes(), 16)
+
     def iter_lines(self) -> AsyncIterator[str]:
         """The body line by line (see :meth:`FileContent.iter_lines`)."""
         return _drain(self._owner, self._content.iter_lines(), 1000)

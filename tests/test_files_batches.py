@@ -358,6 +358,8 @@ async def test_every_method_async(emu: Emulator, tmp_path: Path) -> None:
         assert sorted(json.loads(line)["custom_id"] for line in lines) == ["r0", "r1", "r2"]
         saved = await (await aclient.files.content(uploaded.id)).save(tmp_path / "in.jsonl")
         assert saved.read_bytes() == jsonl(3)
+        async with await aclient.files.content(uploaded.id) as content:
+            assert b"".join([piece async for piece in content.iter_bytes()]) == jsonl(3)
         emu.batches.freeze()
         emu.batches.set_phases(in_progress=10)
         running = await aclient.batches.create(input_file_id=uploaded.id)
