@@ -54,6 +54,7 @@ from ._exceptions import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
+    APITimeoutError,
     ArgumentTypeError,
     ArgumentValueError,
     status_error_class,
@@ -507,14 +508,24 @@ class BulkRun:
 
         shown = [BatchProgress(0, 0, total)]
         try:
-            return poll(
+            batches = poll(
                 fetch,
                 done=lambda batches: all(b.done for b in batches),
                 interval=self.poll_interval,
+                timeout=C.BATCH_WAIT_LIMIT,
                 on_update=show,
             )
         finally:
             reporter.close(shown[0])
+        running = [b.id for b in batches if not b.done]
+        if running:
+            raise APITimeoutError(
+                f"{len(running)} batch(es) ({', '.join(running[:3])}) still not done after "
+                f"{C.BATCH_WAIT_LIMIT / 3600:g} h, past DeepInfra's 24 h window: run again "
+                f"with state={str(self.path)!r} to look again, or `deepinfra batch cancel "
+                f"{self.path}`"
+            )
+        return batches
 
     # -- 5. collect --------------------------------------------------------------------------
 

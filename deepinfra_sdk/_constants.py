@@ -77,3 +77,6 @@ BATCH_METADATA_VALUE_CHARS = 512
 BATCH_ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 # Batches take minutes to hours: asking every few seconds would only spend requests.
 BATCH_POLL_INTERVAL = 10.0
+# The runner's longest wait: the 24 h window and an hour to finalize. A batch still running
+# after that never finishes (a server that says in_progress forever): stop polling it.
+BATCH_WAIT_LIMIT = 25 * 3600.0

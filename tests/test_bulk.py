@@ -11,6 +11,7 @@ import pytest
 
 from deepinfra_sdk import (
     APIResponseValidationError,
+    APITimeoutError,
     ArgumentTypeError,
     ArgumentValueError,
     AsyncDeepInfraClient,
@@ -434,3 +435,17 @@ def test_a_results_line_that_is_not_an_object_is_a_typed_error(
     monkeypatch.setattr(emu.batches, "file_content", lambda _id: b'["not", "an object"]\n')
     with pytest.raises(APIResponseValidationError, match="not a JSON object"):
         run(client, [ask(0)], tmp_path / "run.json")
+
+
+def test_a_batch_that_never_finishes_stops_the_wait_with_a_typed_error(
+    client: DeepInfraClient, emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(C, "BATCH_WAIT_LIMIT", 0.3)  # stands for the 24 h window + 1 h
+    emu.batches.freeze()
+    emu.batches.set_phases(in_progress=100)  # in_progress for as long as the clock stands
+    state = tmp_path / "run.json"
+    with pytest.raises(APITimeoutError, match="24 h window") as caught:
+        run(client, [ask(0)], state)
+    assert f"state={str(state)!r}" in str(caught.value)
+    emu.batches.advance(100)  # the batch was left running: a rerun collects it
+    assert [item.ok for item in run(client, [ask(0)], state)] == [True]
