@@ -319,6 +319,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     model = _model(args.model, C.DEFAULT_MODEL)
     messages = _messages(args)
     options: dict[str, Any] = {"max_tokens": args.max_tokens, "temperature": args.temperature}
+    # Reasoning is for a reader: shown on a terminal, never mixed into piped output.
+    reasoning = not args.no_reasoning and _is_terminal(sys.stdout)
     with _client(args) as client:
         if args.no_stream:
             completion = _with_spinner(
@@ -326,8 +328,6 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 lambda: client.chat.completions.create(model=model, messages=messages, **options),
             )
         else:
-            # Reasoning is for a reader: shown on a terminal, never mixed into piped output.
-            reasoning = not args.no_reasoning and _is_terminal(sys.stdout)
             with client.chat.completions.create(
                 model=model, messages=messages, stream=True, **options
             ) as stream:
@@ -342,6 +342,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(completion.to_dict())
     elif args.no_stream:
+        thought = completion.choices[0].message.reasoning_content if completion.choices else None
+        if reasoning and thought:
+            _out(f"{_styled(_DIM)}{thought}{_styled(_PLAIN)}\n\n")
         _out(completion.text + "\n")
     usage = completion.usage
     _report_cost(args, "chat", usage.estimated_cost if usage else None, _usage_detail(usage))

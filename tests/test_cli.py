@@ -415,6 +415,9 @@ def test_reasoning_is_shown_dimmed_on_a_terminal_and_hidden_on_request(
     assert code == 0, err
     dimmed = f"\x1b[2m{answer.reasoning_content}\x1b[0m\n\n"
     assert shown == f"{dimmed}{answer.content}\n"
+    code, shown, err = _on_a_terminal(env, *argv, "--no-stream")  # whole, the same way
+    assert code == 0, err
+    assert shown == f"{dimmed}{answer.content}\n"
     code, shown, err = _on_a_terminal(env, *argv, "--no-reasoning")
     assert code == 0, err
     assert shown == f"{answer.content}\n"
