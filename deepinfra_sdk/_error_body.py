@@ -218,10 +218,11 @@ def _auth_failure(message: str, key_sent: bool) -> tuple[type[APIStatusError], s
     """A 401's class and message: no key sent and a rejected key need different fixes."""
     if not key_sent:
         return MissingAPIKeyError, f"no API key was sent, and the server requires one: {KEY_HELP}"
-    return AuthenticationError, (
-        f"the API key was rejected ({message}): check DEEPINFRA_API_KEY or api_key=..., "
-        "a key from https://deepinfra.com/dash/api_keys"
-    )
+    fix = "check DEEPINFRA_API_KEY or api_key=..., a key from https://deepinfra.com/dash/api_keys"
+    # The whole message stays within _MAX_TEXT, like every other: the server's words give way.
+    room = _MAX_TEXT - len(fix) - len("the API key was rejected (): ")
+    said = message if len(message) <= room else message[: room - 3] + "..."
+    return AuthenticationError, f"the API key was rejected ({said}): {fix}"
 
 
 # "Tool calling is not supported for model: X", "json_object response format is not ...".

@@ -164,3 +164,21 @@ def test_status_errors_carry_retry_after_and_it_pickles() -> None:
         {"error_type": "validation_error", "error_message": "x"}, partial_text="", rid=None
     )
     assert pickle.loads(pickle.dumps(frame)).error_type == "validation_error"
+
+
+@pytest.mark.parametrize("key_sent", [True, False])
+def test_a_401_says_whether_a_key_was_sent_and_stays_short(key_sent: bool) -> None:
+    from deepinfra_sdk import AuthenticationError, MissingAPIKeyError
+
+    raw = json.dumps({"error": "Invalid token " + "x" * 2000}).encode()
+    err = status_error(401, {}, raw, key_sent=key_sent)
+    assert len(err.message) <= 500
+    assert err.message.endswith(
+        "https://deepinfra.com/dash/api_keys)" if not key_sent else "api_keys"
+    )
+    assert "DEEPINFRA_API_KEY" in err.message
+    if key_sent:
+        assert type(err) is AuthenticationError
+        assert err.message.startswith("the API key was rejected (Invalid token xxx")
+    else:
+        assert type(err) is MissingAPIKeyError and "no API key was sent" in err.message
