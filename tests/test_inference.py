@@ -203,6 +203,18 @@ def test_list_openai(emu_client: DeepInfraClient) -> None:
     assert first.request_id
 
 
+@pytest.mark.parametrize("body", [b'{"data": 5}', b'{"data": [{"object": "model"}]}'])
+def test_a_broken_model_list_error_carries_the_status_and_request_id(body: bytes) -> None:
+    def answer(conn: Any) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: r3\r\n"
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    with raw_server(answer) as url, DeepInfraClient("k", base_url=url) as c:
+        with pytest.raises(APIResponseValidationError) as caught:
+            c.models.list_openai()
+    assert caught.value.status_code == 200 and caught.value.request_id == "r3"
+
+
 # -- the async twins ------------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from .._exceptions import APIResponseValidationError
@@ -13,7 +14,14 @@ if TYPE_CHECKING:
     from ..client import DeepInfraClient
     from ..types import _JsonMixin
 
-__all__ = ["Resource", "call_options", "decode_result", "post_generation", "stamp_request_id"]
+__all__ = [
+    "Resource",
+    "answer_of",
+    "call_options",
+    "decode_result",
+    "post_generation",
+    "stamp_request_id",
+]
 
 T = TypeVar("T", bound="_JsonMixin")
 
@@ -77,16 +85,24 @@ def decode_result(
     elif require is not None and not isinstance(data.get(require[0]), require[1]):
         kind = "list" if require[1] is list else require[1].__name__
         problem = f"{what} has no {require[0]!r} {kind}"
-    try:
+    with answer_of(response):
         if problem is not None:
             raise APIResponseValidationError(problem, body=data)
         result = cls.from_wire(data, **decode)
+    return stamp_request_id(result, response)
+
+
+@contextlib.contextmanager
+def answer_of(response: HTTPResponse) -> Iterator[None]:
+    """Decoding ``response``'s answer: a validation error raised inside gets the response's
+    status, request id and ``requests`` response where it has none."""
+    try:
+        yield
     except APIResponseValidationError as err:
         err.status_code = err.status_code or response.status_code
         err.request_id = err.request_id or response.request_id
         err.response = err.response or response.response
         raise
-    return stamp_request_id(result, response)
 
 
 def post_generation(

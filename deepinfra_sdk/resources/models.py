@@ -19,7 +19,7 @@ from .._keywords import strict_keywords
 from .._validation import model_path
 from .._warnings import warn
 from ..types import Model, ModelSchema, OpenAIModel
-from ._base import Resource, decode_result, stamp_request_id
+from ._base import Resource, answer_of, decode_result, stamp_request_id
 
 if TYPE_CHECKING:
     from ..client import DeepInfraClient
@@ -304,15 +304,16 @@ class Models(Resource):
             max_retries=max_retries,
         )
         data = response.json()
-        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-            raise APIResponseValidationError(
-                "GET /v1/openai/models should return {'data': [...]}", body=data
-            )
-        return [
-            stamp_request_id(OpenAIModel.from_wire(item), response)
-            for item in data["data"]
-            if isinstance(item, dict)
-        ]
+        with answer_of(response):
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                raise APIResponseValidationError(
+                    "GET /v1/openai/models should return {'data': [...]}", body=data
+                )
+            return [
+                stamp_request_id(OpenAIModel.from_wire(item), response)
+                for item in data["data"]
+                if isinstance(item, dict)
+            ]
 
 
 def deprecation_note(model: Model) -> str:
