@@ -42,7 +42,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union, get_args
 
 from . import _constants as C
 from ._error_body import error_message
@@ -61,6 +61,7 @@ from ._usage import format_usd
 from ._validation import check_model_name
 from ._version import __version__
 from .client import DeepInfraClient
+from .resources.audio import AudioFormat
 from .types import ChatCompletion, ImageResponse, Model, Usage
 
 if TYPE_CHECKING:
@@ -537,7 +538,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_AUDIO_FORMATS = ("wav", "mp3", "opus", "flac", "pcm")
+# The formats speech.create takes, from its signature's own Literal.
+_AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
