@@ -581,11 +581,18 @@ class BulkRun:
 
     # -- the whole run -------------------------------------------------------------------------
 
-    def submit(self, requests: Iterable[Any]) -> list[dict[str, Any]]:
-        """Write, upload and create (steps 1-3); the recorded batches."""
+    def submit(
+        self, requests: Iterable[Any], *, source: Optional[str] = None
+    ) -> list[dict[str, Any]]:
+        """Write, upload and create (steps 1-3); the recorded batches. ``source``, the
+        requests' file, is recorded with the run before anything is sent, so that a submit
+        that stops midway is resumed from the state file alone."""
         with tempfile.TemporaryDirectory(prefix="deepinfra-batch-") as tmp:
             workdir = pathlib.Path(tmp)
             index = self._write(requests, workdir)
+            if source is not None and self.state.get("source") != source:
+                self.state["source"] = source
+                self._save()
             index.close()
             self._submit(workdir)
         return self.chunks

@@ -74,9 +74,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     source = os.path.abspath(args.requests)
     with _client(args) as client:
         run = _run(client, args)
-        chunks = run.submit(_read_requests(source))
-        run.state["source"] = source
-        run._save()
+        chunks = run.submit(_read_requests(source), source=source)
     for chunk in chunks:
         _out(f"{chunk['batch_id']}  {chunk['lines']} requests  {chunk['model']}\n")
     _out(f"run {run.run_id}: follow it with `deepinfra batch status {args.state}`\n")

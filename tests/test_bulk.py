@@ -449,3 +449,21 @@ def test_a_batch_that_never_finishes_stops_the_wait_with_a_typed_error(
     assert f"state={str(state)!r}" in str(caught.value)
     emu.batches.advance(100)  # the batch was left running: a rerun collects it
     assert [item.ok for item in run(client, [ask(0)], state)] == [True]
+
+
+def test_a_submit_that_stops_midway_is_resumed_by_results(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(json.dumps(ask(0)) + "\n")
+    state = tmp_path / "run.json"
+    api = ["--base-url", emu.url, "--api-key", emu.api_key]
+    emu.inject(Fault(status=400), route=FILES)  # the upload is refused: submit stops
+    assert main(["batch", "submit", str(requests), "--state", str(state), *api]) != 0
+    assert emu.batches.batch_ids() == []
+    results = tmp_path / "results.jsonl"
+    args = ["batch", "results", str(state), "-o", str(results), "--poll-interval", "0.01"]
+    assert main([*args, *api]) == 0, capsys.readouterr().err
+    [record] = [json.loads(line) for line in results.read_text().splitlines()]
+    assert record["error"] is None and record["completion"]["choices"]
+    assert len(emu.batches.batch_ids()) == 1
