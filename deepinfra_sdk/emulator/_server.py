@@ -108,6 +108,9 @@ class _Conn:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A request line too broken to parse is answered as HTTP/1.1 (a status line, then the
+    # error): the base class's HTTP/0.9 default would send the error page with no status.
+    default_request_version = "HTTP/1.1"
     server_version = "deepinfra-emulator"
     sys_version = ""
     disable_nagle_algorithm = True

@@ -43,6 +43,17 @@ def test_a_malformed_request_target_gets_400(emulator: Emulator) -> None:
         assert b"Malformed request target" in answer
 
 
+@pytest.mark.parametrize(
+    ("line", "status"),
+    [(b"GARBAGE", b"400"), (b"GET /a b c", b"400"), (b"GET /models/featured HTTP/9.9", b"505")],
+)
+def test_a_broken_request_line_gets_a_status_line(
+    emulator: Emulator, line: bytes, status: bytes
+) -> None:
+    answer = _raw(emulator.port, line + b"\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 " + status + b" "), answer[:100]
+
+
 def test_json_nested_100000_deep_gets_a_4xx(emulator: Emulator) -> None:
     body = b"[" * 100_000 + b"]" * 100_000
     head = (
