@@ -281,6 +281,31 @@ class BulkRun:
             )
         return state
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the state file for one run at a time (two at once would both upload and
+        create), through an advisory lock on ``<state>.lock`` that the system releases
+        when the process dies, so a killed run never blocks its resume. The state is read
+        again once held."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; one run per state file is the caller's care
+            yield
+            return
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ArgumentValueError(
+                    f"{self.path} is in use by another run (in another process, or a loop "
+                    "over its results not finished yet): let it finish, or stop it first"
+                ) from None
+            self.state = self._load()
+            yield
+        finally:
+            os.close(fd)
+
     def _save(self) -> None:
         data = json.dumps(self.state, indent=1, sort_keys=True).encode()
         atomic_write(self.path, data)
@@ -587,7 +612,7 @@ class BulkRun:
         """Write, upload and create (steps 1-3); the recorded batches. ``source``, the
         requests' file, is recorded with the run before anything is sent, so that a submit
         that stops midway is resumed from the state file alone."""
-        with tempfile.TemporaryDirectory(prefix="deepinfra-batch-") as tmp:
+        with self._locked(), tempfile.TemporaryDirectory(prefix="deepinfra-batch-") as tmp:
             workdir = pathlib.Path(tmp)
             index = self._write(requests, workdir)
             if source is not None and self.state.get("source") != source:
@@ -600,7 +625,7 @@ class BulkRun:
     def results(self, requests: Iterable[Any]) -> Iterator[BatchItem]:
         """Every step; the results in input order (a generator: the run starts when it is
         first iterated)."""
-        with tempfile.TemporaryDirectory(prefix="deepinfra-batch-") as tmp:
+        with self._locked(), tempfile.TemporaryDirectory(prefix="deepinfra-batch-") as tmp:
             workdir = pathlib.Path(tmp)
             index = self._write(requests, workdir)
             try:

@@ -467,3 +467,21 @@ def test_a_submit_that_stops_midway_is_resumed_by_results(
     [record] = [json.loads(line) for line in results.read_text().splitlines()]
     assert record["error"] is None and record["completion"]["choices"]
     assert len(emu.batches.batch_ids()) == 1
+
+
+def test_a_state_file_serves_one_run_at_a_time(
+    client: DeepInfraClient, emu: Emulator, tmp_path: Path
+) -> None:
+    state = tmp_path / "run.json"
+    refused: list[Exception] = []
+
+    def a_second_run_meanwhile(_: BatchProgress) -> None:
+        if not refused:  # the first run holds the state: it is polling
+            with pytest.raises(ArgumentValueError, match="in use by another run") as caught:
+                run(client, [ask(0)], state)
+            refused.append(caught.value)
+
+    items = run(client, [ask(0)], state, progress=a_second_run_meanwhile)
+    assert refused and [item.ok for item in items] == [True]
+    assert emu.batches.uploads == 1 and len(emu.batches.batch_ids()) == 1
+    assert [item.ok for item in run(client, [ask(0)], state)] == [True]  # released
