@@ -87,11 +87,17 @@ def _run_partition(
         request = requests[position]
         index = start + position
         if not isinstance(request, Mapping):
-            error = TypeError(
+            error: Exception = ArgumentTypeError(
                 f"request {index} is a {type(request).__name__}, not a dict of "
                 "chat.completions.create() arguments"
             )
             return BatchItem(index, {}, error=error)
+        if request.get("stream"):  # a stream cannot travel back from a worker
+            error = ArgumentValueError(
+                f"request {index} asks for stream=True, but map_chat runs whole "
+                "(non-streamed) completions: remove 'stream'"
+            )
+            return BatchItem(index, request, error=error)
         try:
             with leases[str(request.get("model"))]:
                 completion = client.chat.completions.create(**request)

@@ -78,11 +78,14 @@ def test_local_schedulers_hold_the_cap_in_the_process(emu: Emulator) -> None:
 
 
 def test_a_bad_item_is_an_error_in_its_place(emu: Emulator) -> None:
+    streamed = {**requests_for(1)[0], "stream": True}
     with DeepInfraClient(emu.api_key, base_url=emu.url) as client:
-        bag = db.from_sequence([requests_for(1)[0], "not a request"], npartitions=1)
-        first, second = map_chat(bag, client=client).compute(scheduler="sync")
+        bag = db.from_sequence([requests_for(1)[0], "not a request", streamed], npartitions=1)
+        first, second, third = map_chat(bag, client=client).compute(scheduler="sync")
     assert first.ok
     assert isinstance(second.error, TypeError) and "request 1" in str(second.error)
+    assert isinstance(third.error, ValueError) and "stream=True" in str(third.error)
+    assert third.completion is None and emu.request_count(CHAT) == 1  # never sent
 
 
 @pytest.mark.parametrize(
