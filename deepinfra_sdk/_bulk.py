@@ -50,6 +50,7 @@ from ._batch import (
     _reporter,
 )
 from ._bulk_types import Batch
+from ._chat_options import check_chat_options
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -62,7 +63,7 @@ from ._exceptions import (
 from ._files import atomic_write
 from ._keywords import suggest_keyword
 from ._polling import poll
-from ._validation import check_messages, check_model_name, without_none
+from ._validation import check_messages, check_model_name
 from .resources._base import stamp_request_id
 from .types import ChatCompletion
 
@@ -148,7 +149,7 @@ def _chat_body(request: Mapping[str, Any], index: int) -> dict[str, Any]:
     messages = check_messages(params.pop("messages"))
     extra = params.pop("extra_body", None) or {}
     params.pop("stream", None)
-    return {"model": model, "messages": messages, **without_none(params), **extra}
+    return {"model": model, "messages": messages, **check_chat_options(params), **extra}
 
 
 class _Chunk:

@@ -129,6 +129,10 @@ def test_custom_ids_and_options_reach_the_lines(
         (["hello"], ArgumentTypeError, "dict"),
         ({"model": MODEL}, ArgumentTypeError, "iterable"),
         ([ask(0, timeout=5)], ArgumentValueError, "on the client"),
+        # create()'s own option checks, not hours later as a failed line:
+        ([ask(0, top_logprobs=3)], ArgumentValueError, "logprobs=True"),
+        ([ask(0, service_tier="fast")], ArgumentValueError, "service_tier"),
+        ([ask(0, response_format={"type": "yaml"})], ArgumentValueError, "response_format"),
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_sent(
