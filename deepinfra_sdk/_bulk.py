@@ -107,14 +107,12 @@ class BatchRequestError(APIError):
 
 
 @functools.lru_cache(maxsize=1)
-def _create_keywords() -> Optional[frozenset[str]]:
-    """The keywords ``chat.completions.create()`` takes (None if it takes any)."""
+def _create_keywords() -> frozenset[str]:
+    """The keywords ``chat.completions.create()`` takes."""
     from .resources.chat import Completions
 
-    params = inspect.signature(Completions.create).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return frozenset(p.name for p in params if p.name != "self")
+    params = inspect.signature(Completions.create).parameters
+    return frozenset(name for name in params if name != "self")
 
 
 def _chat_body(request: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -127,11 +125,11 @@ def _chat_body(request: Mapping[str, Any], index: int) -> dict[str, Any]:
     if request.get("stream"):
         raise ArgumentValueError(f"request {index} asks for stream=True: a batch has no streams")
     valid = _create_keywords()
-    unknown = [key for key in request if valid is not None and key not in valid]
+    unknown = [key for key in request if key not in valid]
     if unknown:
         raise ArgumentTypeError(
             f"request {index} has {unknown[0]!r}, which create() does not take: "
-            f"{suggest_keyword(unknown[0], valid or ())}"
+            f"{suggest_keyword(unknown[0], valid)}"
         )
     options = [key for key in _CALL_OPTIONS if request.get(key) is not None]
     if options:
@@ -261,7 +259,6 @@ class BulkRun:
         self.poll_interval = poll_interval
         self.progress = progress
         self.state: dict[str, Any] = self._load()
-        self._latest: dict[str, Batch] = {}
 
     # -- the state file ----------------------------------------------------------------------
 
@@ -506,7 +503,7 @@ class BulkRun:
         chunks = self._chunk_states()
         total = int(self.state.get("requests", 0))
         reporter = _reporter(self.progress, total)
-        latest = self._latest
+        latest: dict[str, Batch] = {}  # per wait: each run collects into its own index
 
         def fetch() -> list[Batch]:
             for chunk in chunks:
