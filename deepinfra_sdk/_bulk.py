@@ -273,9 +273,17 @@ class BulkRun:
             raise ArgumentValueError(
                 f"{self.path} is not a batch run's state file: {exc}"
             ) from None
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        chunks = state.get("chunks") if isinstance(state, dict) else None
+        if (
+            not isinstance(state, dict)
+            or state.get("format") != _FORMAT
+            or not isinstance(state.get("run_id"), str)
+            or not isinstance(chunks, list)
+            or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in chunks)
+        ):
             raise ArgumentValueError(
-                f"{self.path} is not a batch run's state file (format {_FORMAT})"
+                f"{self.path} is not a batch run's state file (format {_FORMAT}, a run id "
+                "and its batches): pass the state file of the run, or a new path for a new run"
             )
         return state
 

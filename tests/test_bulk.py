@@ -182,6 +182,11 @@ def test_other_requests_with_the_same_state_are_refused(
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ArgumentValueError, match="state file"):
         run(client, [ask(0)], tmp_path / "bad.json")
+    for damaged in ({"format": 1, "run_id": "r", "chunks": [5]}, {"format": 1, "chunks": []}):
+        (tmp_path / "damaged.json").write_text(json.dumps(damaged))
+        with pytest.raises(ArgumentValueError, match="state file"):
+            run(client, [ask(0)], tmp_path / "damaged.json")
+    assert emu.batches.uploads == 1  # the first run's only
 
 
 def test_failed_lines_keep_their_errors_in_place(
