@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from ._exceptions import ArgumentTypeError
 
 if TYPE_CHECKING:
-    from typing import ParamSpec
+    # typing_extensions, not typing: a type checker targeting Python 3.9 has no
+    # typing.ParamSpec and would see every decorated method as Any. Never imported at run time.
+    from typing_extensions import ParamSpec
 
     P = ParamSpec("P")
 
