@@ -86,9 +86,13 @@ from .types import ChatCompletion, ChatCompletionChunk, Completion, Model
 if TYPE_CHECKING:
     import os
     import pathlib
-    from typing import Concatenate, ParamSpec
 
     import requests
+
+    # typing_extensions, not typing: a type checker targeting Python 3.9 (a user's mypy on
+    # 3.9) has no typing.ParamSpec and would see every async method as Any. Never imported
+    # at run time.
+    from typing_extensions import Concatenate, ParamSpec
 
     from ._batch import BatchItem
     from ._pagination import Page
