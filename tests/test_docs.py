@@ -10,7 +10,9 @@ The examples are what users copy, so each one is executed:
 - A block with top-level ``await``/``async for``/``async with`` runs as a notebook cell would
   (``asyncio.run`` of the block compiled with top-level await allowed).
 - The namespace is a module named ``__docs__``: a script's ``if __name__ == "__main__":``
-  entry point (one that spawns worker processes, say) is defined but not run.
+  entry point (one that spawns worker processes, say) is defined but not run. Like a script's
+  ``__main__``, it is in ``sys.modules`` while a block runs: code that looks a class's module
+  up there (``typing.get_type_hints`` on Python 3.9) finds it.
 - A ```text block directly after a python block (only blank lines between) is its expected
   standard output; ``...`` stands for any text, as in doctest.
 - Nothing reaches the network: name resolution of anything but loopback is refused and
@@ -30,6 +32,8 @@ import ipaddress
 import os
 import re
 import socket
+import sys
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,8 +158,26 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return refused
 
 
-def run_code(code: str, namespace: dict[str, Any], filename: str, first_line: int) -> None:
-    """Execute a block; line numbers in tracebacks are those of the Markdown file."""
+def run_code(
+    code: str, namespace: dict[str, Any] | types.ModuleType, filename: str, first_line: int
+) -> None:
+    """Execute a block; line numbers in tracebacks are those of the Markdown file.
+
+    A module namespace is registered in ``sys.modules`` while the block runs, as a script's
+    ``__main__`` is.
+    """
+    if isinstance(namespace, types.ModuleType):
+        name = namespace.__name__
+        saved = sys.modules.get(name)
+        sys.modules[name] = namespace
+        try:
+            run_code(code, vars(namespace), filename, first_line)
+        finally:
+            if saved is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = saved
+        return
     source = "\n" * (first_line - 1) + code
     # dont_inherit: the block runs as a user's script would, without this module's
     # `from __future__ import annotations` (pydantic models in examples need that).
@@ -183,9 +205,13 @@ class PageRun:
     """What the blocks of one page share: names, environment changes, a directory."""
 
     workdir: Path
-    namespace: dict[str, Any] = field(default_factory=lambda: {"__name__": "__docs__"})
+    module: types.ModuleType = field(default_factory=lambda: types.ModuleType("__docs__"))
     env: dict[str, Optional[str]] = field(default_factory=dict)
     done: dict[int, Optional[str]] = field(default_factory=dict)  # line -> failure
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        return vars(self.module)
 
 
 def _close_everything(namespaces: list[dict[str, Any]]) -> None:
@@ -241,7 +267,7 @@ def _execute(example: Example, run: PageRun, monkeypatch: pytest.MonkeyPatch) ->
             monkeypatch.setenv(name, value)
     before = dict(os.environ)
     try:
-        run_code(example.code, run.namespace, str(example.page), example.line + 1)
+        run_code(example.code, run.module, str(example.page), example.line + 1)
     except BaseException as exc:
         run.done[example.line] = f"{type(exc).__name__}: {exc}"
         raise
@@ -347,6 +373,17 @@ def test_parser_pairs_a_block_with_the_output_right_after_it() -> None:
     assert (first.line, first.code, first.expected) == (3, "print(1)\n", "1\n")
     assert (second.line, second.code, second.expected) == (11, "print(2)\n", None)
     assert (third.line, third.code) == (18, "x = 3\n")
+
+
+def test_a_block_runs_in_a_module_python_can_find_as_a_script_does() -> None:
+    module = types.ModuleType("__docs__")
+    code = (
+        "import typing\nfrom dataclasses import dataclass\n\n\nclass Other:\n    pass\n\n\n"
+        "@dataclass\nclass Thing:\n    other: 'Other'\n\n\nhints = typing.get_type_hints(Thing)\n"
+    )
+    run_code(code, module, "p.md", 1)
+    assert vars(module)["hints"] == {"other": vars(module)["Other"]}
+    assert "__docs__" not in sys.modules  # only while the block runs
 
 
 def test_a_failing_example_fails_and_output_is_compared(tmp_path: Path) -> None:
@@ -562,16 +599,16 @@ def test_the_first_five_minutes_as_a_newcomer_walks_them(
                 else:
                     monkeypatch.setenv(name, value)
             for block in _first_blocks():
-                namespace: dict[str, Any] = {"__name__": "__docs__"}
+                module = types.ModuleType("__docs__")
                 error: Optional[DeepInfraError] = None
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", DeepInfraWarning)
                     try:
-                        run_code(block.code, namespace, str(block.page), block.line + 1)
+                        run_code(block.code, module, str(block.page), block.line + 1)
                     except DeepInfraError as err:
                         error = err
                     finally:
-                        _close_everything([namespace])
+                        _close_everything([vars(module)])
                 if needles:
                     assert error is not None, f"{scenario}: {block.id} ran, expected an error"
                     _assert_names_the_fix(str(error), needles)
