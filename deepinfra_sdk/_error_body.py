@@ -79,6 +79,15 @@ def _short(value: Any) -> str:
         return type(value).__name__
 
 
+def _fit(message: str, before: str = "", after: str = "") -> str:
+    """``before + message + after`` within the message limit: the server's words are cut
+    (ending "...") so that the SDK's own, which name the fix, stay whole."""
+    room = _MAX_TEXT - len(before) - len(after)
+    if len(message) > room:
+        message = message[: max(room - 3, 0)] + "..."
+    return f"{before}{message}{after}"[:_MAX_TEXT]
+
+
 def _detail_list(items: list[Any]) -> str:
     parts = []
     size = 0
@@ -181,19 +190,23 @@ def status_error(
     method: str = "",
     path: str = "",
     key_sent: bool = True,
+    note: str = "",
 ) -> APIStatusError:
     """The typed error for an HTTP error response, its message read from the body and its
     ``retry_after`` from the ``Retry-After`` header. A 401 says whether a key was sent
-    (``key_sent``) and what to do about it."""
+    (``key_sent``) and what to do about it. ``note`` (how the body was read: cut, not
+    decoded) ends the message; the whole message stays within 500 characters."""
     body = decode_body(raw)
     message = error_message(body) or f"{method} {path} failed".strip()
     cls = status_error_class(status)
-    if status == 401:
-        cls, message = _auth_failure(message, key_sent)
     unsupported = _UNSUPPORTED.search(message) if status in (400, 405) else None
-    if unsupported is not None:
+    if status == 401:
+        cls, message = _auth_failure(message, key_sent, note)
+    elif unsupported is not None:
         cls = CapabilityError
-        message = _capability_message(message, unsupported)
+        message = _capability_message(message, unsupported, note)
+    else:
+        message = _fit(message, after=note)
     err = cls(
         message,
         status_code=status,
@@ -214,15 +227,18 @@ KEY_HELP = (
 )
 
 
-def _auth_failure(message: str, key_sent: bool) -> tuple[type[APIStatusError], str]:
+def _auth_failure(message: str, key_sent: bool, note: str) -> tuple[type[APIStatusError], str]:
     """A 401's class and message: no key sent and a rejected key need different fixes."""
     if not key_sent:
-        return MissingAPIKeyError, f"no API key was sent, and the server requires one: {KEY_HELP}"
-    fix = "check DEEPINFRA_API_KEY or api_key=..., a key from https://deepinfra.com/dash/api_keys"
-    # The whole message stays within _MAX_TEXT, like every other: the server's words give way.
-    room = _MAX_TEXT - len(fix) - len("the API key was rejected (): ")
-    said = message if len(message) <= room else message[: room - 3] + "..."
-    return AuthenticationError, f"the API key was rejected ({said}): {fix}"
+        return MissingAPIKeyError, _fit(
+            f"no API key was sent, and the server requires one: {KEY_HELP}", after=note
+        )
+    return AuthenticationError, _fit(
+        message,
+        "the API key was rejected (",
+        "): check DEEPINFRA_API_KEY or api_key=..., a key from "
+        f"https://deepinfra.com/dash/api_keys{note}",
+    )
 
 
 # "Tool calling is not supported for model: X", "json_object response format is not ...".
@@ -239,7 +255,7 @@ def _feature(what: str) -> str:
     return what.strip()
 
 
-def _capability_message(message: str, found: re.Match[str]) -> str:
+def _capability_message(message: str, found: re.Match[str], note: str) -> str:
     feature = _feature(found.group("what"))
     model = found.group("model").rstrip(".")
     if feature == "tools":
@@ -253,7 +269,7 @@ def _capability_message(message: str, found: re.Match[str]) -> str:
         fix = "pick a model that supports JSON output (tagged 'json_mode' in the model list)"
     else:
         fix = "leave that option out or pick another model"
-    return f"{message} (model {model} cannot do {feature}: {fix})"
+    return _fit(message, after=f" (model {model} cannot do {feature}: {fix}){note}")
 
 
 def is_error_frame(obj: Any) -> bool:

@@ -1260,10 +1260,8 @@ class HTTPTransport:
             method=method,
             path=path,
             key_sent=key_sent,
+            note=note,
         )
-        if note:
-            error.message += note
-            error.args = (error.message,)
         self._clean(error)
         return error, _parse_retry_after(resp.headers.get("Retry-After"), time.time())
 

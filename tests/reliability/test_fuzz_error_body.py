@@ -170,6 +170,30 @@ def test_a_fastapi_detail_list_of_thousands_of_entries_is_cut_short() -> None:
     assert len(err.message) <= MESSAGE_LIMIT
 
 
+_CUT = " (the error body was cut at 64 KiB)"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "key_sent", "note", "edges"),
+    [
+        (401, "k" * 600, True, "", ("the API key was rejected (kkk", "k...): check DEEPINFRA_API_KEY or api_key=..., a key from https://deepinfra.com/dash/api_keys")),
+        (401, "k" * 600, False, _CUT, ("no API key was sent", "dash/api_keys)" + _CUT)),
+        (405, "Tools are not supported for model: a/b " + "x" * 600, True, _CUT, ("Tools are not", "x... (model a/b cannot do tools: pick a model that supports tool calling (tagged 'tool_calling' in the model list))" + _CUT)),
+        (500, "x" * 600, True, _CUT, ("xxx", "x..." + _CUT)),
+    ],
+)  # fmt: skip
+def test_the_sdks_own_words_keep_a_long_message_within_the_limit(
+    status: int, message: str, key_sent: bool, note: str, edges: tuple[str, str]
+) -> None:
+    # The SDK's words (the fix, how the body was read) stay whole; the server's are cut.
+    raw = json.dumps({"error": message}).encode()
+    err = status_error(status, {}, raw, key_sent=key_sent, note=note)
+    assert len(err.message) <= MESSAGE_LIMIT
+    assert len(str(err)) <= STR_LIMIT
+    assert err.message.startswith(edges[0]), err.message
+    assert err.message.endswith(edges[1]), err.message
+
+
 def test_a_huge_request_id_does_not_make_the_message_huge() -> None:
     err = status_error(500, {"x-request-id": "r" * 60_000}, b'{"error": "boom"}')
     assert err.message == "boom"
