@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # What a fresh clone would not hold: never copied into the test's checkout.
 _NOT_IN_A_CLONE = shutil.ignore_patterns(
     ".git",
-    ".venv",
+    ".venv*",
     "venv",
     "build",
     "dist",
