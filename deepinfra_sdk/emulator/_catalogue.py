@@ -40,6 +40,7 @@ __all__ = [
     "native_model",
     "strip_version",
     "synthetic_model",
+    "token_cost",
     "usable_model",
 ]
 
@@ -356,6 +357,15 @@ EMBEDDING_DIMENSIONS = {
 
 # The model that thinks aloud (``reasoning_content`` deltas before the answer).
 REASONING_MODELS = frozenset({"deepseek-ai/DeepSeek-R1"})
+
+
+def token_cost(pricing: Optional[Dict[str, Any]], tokens_in: int, tokens_out: int = 0) -> float:
+    """The USD cost of ``tokens_in`` input and ``tokens_out`` output tokens at a model's
+    ``pricing`` (cents per token in the catalogue; 0 for a model not priced by the token)."""
+    pricing = pricing or {}
+    cents = tokens_in * float(pricing.get("cents_per_input_token", 0.0))
+    cents += tokens_out * float(pricing.get("cents_per_output_token", 0.0))
+    return round(cents / 100, 12)
 
 
 def strip_version(name: str) -> str:

@@ -30,7 +30,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ._catalogue import JSONLESS_MODELS, REASONING_MODELS, TOOLLESS_MODELS, usable_model
+from ._catalogue import (
+    JSONLESS_MODELS,
+    REASONING_MODELS,
+    TOOLLESS_MODELS,
+    token_cost,
+    usable_model,
+)
 from ._chat_extras import PromptCache, think_tokens, token_logprobs, tool_results, tools_for_round
 from ._errors import APIError, message_error, openai_error, validation_error
 from ._ids import new_id
@@ -125,11 +131,7 @@ class ChatPlan:
     def usage(self) -> Dict[str, Any]:
         """``usage`` with DeepInfra's ``estimated_cost`` (USD; the catalogue prices in cents)."""
         completion = sum(c.completion_tokens() for c in self.choices)
-        cost = 0.0
-        if self.pricing.get("type") == "tokens":
-            cents = self.prompt_tokens * float(self.pricing["cents_per_input_token"])
-            cents += completion * float(self.pricing["cents_per_output_token"])
-            cost = round(cents / 100, 12)
+        cost = token_cost(self.pricing, self.prompt_tokens, completion)
         if self.recorded:  # the recorded key order
             usage: Dict[str, Any] = {
                 "prompt_tokens": self.prompt_tokens,

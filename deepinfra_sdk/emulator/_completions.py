@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any, Dict, Iterator, List, Tuple
 
-from ._catalogue import usable_model
+from ._catalogue import token_cost, usable_model
 from ._chat import _apply_stops, _stops
 from ._ids import new_id
 from ._sse import DONE
@@ -49,16 +49,11 @@ def plan_completion(body: Dict[str, Any], answer_tokens: int) -> Tuple[bool, Any
     choices = _choices(body, str(model), answer_tokens)
     prompt_tokens = count_tokens(str(body["prompt"]))
     completion_tokens = sum(len(tokens) for tokens, _ in choices)
-    pricing = entry.get("pricing") or {}
-    cents = 0.0
-    if pricing.get("type") == "tokens":
-        cents = prompt_tokens * float(pricing["cents_per_input_token"])
-        cents += completion_tokens * float(pricing["cents_per_output_token"])
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "estimated_cost": round(cents / 100, 12),
+        "estimated_cost": token_cost(entry.get("pricing"), prompt_tokens, completion_tokens),
     }
     head = {"id": new_id("cmpl-", 24), "object": "text_completion", "created": int(time.time())}
     head["model"] = model

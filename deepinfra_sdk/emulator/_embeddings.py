@@ -15,7 +15,7 @@ import sys
 from array import array
 from typing import Any, Dict, List
 
-from ._catalogue import EMBEDDING_DIMENSIONS, usable_model
+from ._catalogue import EMBEDDING_DIMENSIONS, token_cost, usable_model
 from ._errors import validation_error
 from ._text import count_tokens
 from ._validate import optional_int
@@ -99,7 +99,6 @@ def embeddings_response(
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             "data": data,
         }
-    cents = tokens * float(entry["pricing"].get("cents_per_input_token", 0.0))
     return {
         "object": "list",
         "data": data,
@@ -107,6 +106,6 @@ def embeddings_response(
         "usage": {
             "prompt_tokens": tokens,
             "total_tokens": tokens,
-            "estimated_cost": round(cents / 100, 12),
+            "estimated_cost": token_cost(entry["pricing"], tokens),
         },
     }

@@ -17,7 +17,7 @@ import json
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
-from ._catalogue import EMBEDDING_DIMENSIONS
+from ._catalogue import EMBEDDING_DIMENSIONS, token_cost
 from ._embeddings import embed
 from ._errors import message_error, validation_error
 from ._reply import Reply
@@ -43,13 +43,10 @@ def _check_length(entry: Dict[str, Any], tokens: int) -> None:
 def _status(
     entry: Dict[str, Any], started: float, tokens_in: int, tokens_out: int
 ) -> Dict[str, Any]:
-    pricing = entry.get("pricing") or {}
-    cents = tokens_in * float(pricing.get("cents_per_input_token", 0.0))
-    cents += tokens_out * float(pricing.get("cents_per_output_token", 0.0))
     return {
         "status": "succeeded",
         "runtime_ms": max(1, round((time.perf_counter() - started) * 1000)),
-        "cost": round(cents / 100, 12),
+        "cost": token_cost(entry.get("pricing"), tokens_in, tokens_out),
         "tokens_generated": tokens_out,
         "tokens_input": tokens_in,
     }

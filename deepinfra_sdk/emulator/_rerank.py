@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List
 
+from ._catalogue import token_cost
 from ._errors import validation_error
 from ._text import count_tokens
 
@@ -36,11 +37,10 @@ def _strings(body: Dict[str, Any], name: str) -> List[str]:
 
 
 def _status(entry: Dict[str, Any], tokens: int) -> Dict[str, Any]:
-    cents = float((entry.get("pricing") or {}).get("cents_per_input_token", 0)) * tokens
     return {
         "status": "succeeded",
         "runtime_ms": 1 + tokens // 50,
-        "cost": round(cents / 100, 12),
+        "cost": token_cost(entry.get("pricing"), tokens),
         "tokens_generated": 0,
         "tokens_input": tokens,
     }
