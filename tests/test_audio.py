@@ -241,6 +241,22 @@ def test_a_json_answer_to_speech_is_an_error() -> None:
     assert caught.value.request_id == "r1"
 
 
+def test_a_web_page_answer_to_speech_is_an_error(tmp_path: Path) -> None:
+    # A proxy's or captive portal's HTML page with a 200 is not audio to save as out.wav.
+    body = b"<html><body>Sign in to continue</body></html>"
+    target = tmp_path / "out.wav"
+
+    def answer(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    with raw_server(answer) as url, DeepInfraClient("k", base_url=url) as c:
+        with pytest.raises(APIResponseValidationError, match="text/html, not audio") as caught:
+            c.audio.speech.stream_to_file(target, input="Hi")
+    assert caught.value.body == body.decode()
+    assert not target.exists()
+
+
 def test_an_empty_speech_answer_is_an_error(tmp_path: Path) -> None:
     # A 200 without a byte of audio (a broken proxy): an error, and the file already at the
     # target is not replaced by an empty one.

@@ -144,11 +144,13 @@ class Speech(Resource):
             "POST", _AUDIO + "speech", without_none(body), model=body["model"], stream=stream,
             accept="audio/*", **options,
         )  # fmt: skip
-        if response.headers.get("content-type", "").startswith("application/json"):
-            # Audio was asked for: a JSON answer is an error the status did not tell.
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type == "application/json" or media_type.startswith("text/"):
+            # Audio was asked for: a JSON error or a proxy's page the status did not tell.
             raw = response.read()
             raise APIResponseValidationError(
-                "the speech answer is JSON, not audio",
+                f"the speech answer is {'JSON' if media_type.endswith('json') else media_type}"
+                ", not audio",
                 body=decode_body(raw),
                 status_code=response.status_code,
                 request_id=response.request_id,
