@@ -257,6 +257,18 @@ def test_a_web_page_answer_to_speech_is_an_error(tmp_path: Path) -> None:
     assert not target.exists()
 
 
+def test_a_web_page_answer_to_a_text_transcription_is_an_error(speech_file: Path) -> None:
+    body = b"<html><body>Sign in to continue</body></html>"
+
+    def answer(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    with raw_server(answer) as url, DeepInfraClient("k", base_url=url) as c:
+        with pytest.raises(APIResponseValidationError, match="text/html, not srt"):
+            c.audio.transcriptions.create(file=speech_file, response_format="srt")
+
+
 def test_an_empty_speech_answer_is_an_error(tmp_path: Path) -> None:
     # A 200 without a byte of audio (a broken proxy): an error, and the file already at the
     # target is not replaced by an empty one.

@@ -28,6 +28,22 @@ AudioFormat = Literal["wav", "mp3", "opus", "flac", "pcm"]
 _AUDIO = C.OPENAI_PREFIX + "/audio/"
 
 
+def _check_media(
+    response: HTTPResponse, what: str, expected: str, refused: tuple[str, ...]
+) -> None:
+    """Raise when the answer's media type starts with one of ``refused``: a JSON error or a
+    proxy's page that came with a 200 (its body goes into the error)."""
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type.startswith(refused):
+        raw = response.read()
+        raise APIResponseValidationError(
+            f"{what} is {'JSON' if media_type.endswith('json') else media_type}, not {expected}",
+            body=decode_body(raw),
+            status_code=response.status_code,
+            request_id=response.request_id,
+        )
+
+
 def _transcribe(
     client: DeepInfraClient,
     task: str,
@@ -42,7 +58,9 @@ def _transcribe(
     upload = MultipartBody(form, [("file", file)])
     response = client._send("POST", _AUDIO + task, model=fields["model"], upload=upload, **options)
     client.usage._record_native(fields["model"], None)
-    if fields["response_format"] in ("text", "srt", "vtt"):
+    fmt = fields["response_format"]
+    if fmt in ("text", "srt", "vtt"):
+        _check_media(response, f"the {task[:-1]} answer", fmt, ("text/html",))
         return response.read().decode("utf-8", "replace")
     return decode_result(response, Transcription, what=f"the {task[:-1]}", require=("text", str))
 
@@ -144,17 +162,7 @@ class Speech(Resource):
             "POST", _AUDIO + "speech", without_none(body), model=body["model"], stream=stream,
             accept="audio/*", **options,
         )  # fmt: skip
-        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type == "application/json" or media_type.startswith("text/"):
-            # Audio was asked for: a JSON error or a proxy's page the status did not tell.
-            raw = response.read()
-            raise APIResponseValidationError(
-                f"the speech answer is {'JSON' if media_type.endswith('json') else media_type}"
-                ", not audio",
-                body=decode_body(raw),
-                status_code=response.status_code,
-                request_id=response.request_id,
-            )
+        _check_media(response, "the speech answer", "audio", ("application/json", "text/"))
         client.usage._record_native(body["model"], None)
         return response
 
