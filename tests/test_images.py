@@ -570,6 +570,9 @@ def test_image_edit_refuses_bad_arguments_before_sending() -> None:
             client.images.edit(image=b"x", prompt=" ")
         with pytest.raises(ArgumentValueError, match="n must be at most 4"):
             client.images.edit(image=b"x", prompt="p", n=5)
+        for size in ("1024", "1024 x 1024", "0x64", 1024):
+            with pytest.raises(ArgumentValueError, match=r"size must be 'WIDTHxHEIGHT'"):
+                client.images.edit(image=b"x", prompt="p", size=size)  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Images"]
 
+# An OpenAI size: WIDTHxHEIGHT in whole pixels, neither zero (or "auto", the model's choice).
+_SIZE = re.compile(r"auto|[1-9][0-9]*x[1-9][0-9]*")
+
 
 def _positive(name: str, value: Optional[int], upper: Optional[int] = None) -> None:
     if value is None:
@@ -144,7 +147,7 @@ class Images(Resource):
             mask: a PNG of the same size whose transparent areas are the ones to edit.
             model: an image model that edits.
             n: how many images, 1 to 4.
-            size: ``"WIDTHxHEIGHT"``, e.g. ``"1024x1024"``.
+            size: ``"WIDTHxHEIGHT"``, e.g. ``"1024x1024"`` (or ``"auto"``).
             extra_body: other form fields, sent as they are.
             timeout: this call's timeout (seconds, a ``(connect, read)`` pair or a
                 :class:`~deepinfra_sdk.Timeout`) instead of the client's.
@@ -157,6 +160,10 @@ class Images(Resource):
         _check_prompt(prompt)
         check_model_name(model)
         _positive("n", n, upper=4)
+        if size is not None and not (isinstance(size, str) and _SIZE.fullmatch(size)):
+            raise ArgumentValueError(
+                f"size must be 'WIDTHxHEIGHT', e.g. '1024x1024' (or 'auto'), not {size!r}"
+            )
         fields = {"model": model, "prompt": prompt, "n": n, "size": size}
         fields.update(response_format="b64_json", **(extra_body or {}))
         files = [("image", image)] + ([("mask", mask)] if mask is not None else [])
