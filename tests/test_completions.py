@@ -56,6 +56,8 @@ def test_a_stream_is_the_chat_stream_family(emu_client: DeepInfraClient) -> None
     assembled = stream.to_completion()
     assert isinstance(assembled, Completion)
     assert [c.text for c in assembled.choices] == [c.text for c in whole.choices]
+    # As a whole answer has it, and as a chat stream's to_completion keeps it.
+    assert assembled.request_id is not None and assembled.request_id == stream.request_id
     assert "CompletionStream" in repr(stream)
     # The meter counted the stream once, from the usage on its last chunk.
     assert emu_client.usage.by_model()[MODEL].requests == 2

@@ -55,7 +55,9 @@ class CompletionStream(ChatStream[Completion]):
             CompletionChoice(index, "".join(acc.content), acc.finish_reason)
             for index, acc in sorted(self._choices.items())
         ]
-        return Completion(self.id, choices, self.created, self.model, usage=self.usage)
+        completion = Completion(self.id, choices, self.created, self.model, usage=self.usage)
+        completion.request_id = self.request_id
+        return completion
 
     def __repr__(self) -> str:
         return super().__repr__().replace("<ChatStream", "<CompletionStream", 1)
