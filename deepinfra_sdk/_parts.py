@@ -41,13 +41,10 @@ def _read(source: Any, what: str, limit: Optional[int]) -> bytes:
             ) from None
         if limit is not None and size > limit:
             raise ArgumentValueError(_too_big(what, size, limit))
-        with open(path, "rb") as f:
-            data = f.read()
+        with open(path, "rb") as f:  # bounded too: a device or FIFO reports size 0
+            data = _read_file(f, what, limit)
     elif callable(getattr(source, "read", None)):
-        chunk = source.read((limit + 1) if limit is not None else -1)
-        if isinstance(chunk, str):
-            raise ArgumentTypeError(f"the {what} file is open in text mode: open it with 'rb'")
-        data = bytes(chunk)
+        data = _read_file(source, what, limit)
     else:
         raise ArgumentTypeError(
             f"a {what} must be a path, bytes, a binary file object or a URL, not "
@@ -58,6 +55,23 @@ def _read(source: Any, what: str, limit: Optional[int]) -> bytes:
     if not data:
         raise ArgumentValueError(f"the {what} is empty (0 bytes)")
     return data
+
+
+def _read_file(source: Any, what: str, limit: Optional[int]) -> bytes:
+    """A file object's bytes up to EOF, or ``limit + 1`` at most: one ``read(n)`` may return
+    fewer bytes than asked (a pipe, a socket, an unbuffered file), so read until EOF."""
+    want = (limit + 1) if limit is not None else None
+    chunks: list[bytes] = []
+    got = 0
+    while want is None or got < want:
+        chunk = source.read(want - got if want is not None else -1)
+        if isinstance(chunk, str):
+            raise ArgumentTypeError(f"the {what} file is open in text mode: open it with 'rb'")
+        if not chunk:  # b"" is EOF; None is a non-blocking file with nothing ready
+            break
+        chunks.append(bytes(chunk))
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def _too_big(what: str, size: int, limit: int) -> str:
@@ -82,6 +96,10 @@ def image_part(source: Source, detail: Optional[str] = None) -> dict[str, Any]:
     if detail is not None and detail not in _DETAILS:
         raise ArgumentValueError(f"detail must be 'auto', 'low' or 'high', got {detail!r}")
     if isinstance(source, str) and (is_url(source) or source[:5].lower() == "data:"):
+        if source[:5].lower() == "data:":
+            size = (len(source) - source.find(",") - 1) * 3 // 4  # base64: 4 chars, 3 bytes
+            if size > MAX_IMAGE_BYTES:
+                raise ArgumentValueError(_too_big("image", size, MAX_IMAGE_BYTES))
         if source[:5].lower() == "data:" and sniff_data_uri(source) not in _IMAGE_TYPES:
             raise ArgumentValueError(
                 "the data: URI does not hold a JPEG, PNG, WEBP or GIF image (judged by its bytes)"

@@ -104,3 +104,41 @@ async def test_parts_through_the_async_client() -> None:
                 async for _ in done:
                     pass
             assert done.text
+
+
+class _Trickle(io.RawIOBase):
+    """A raw stream (like a pipe) whose read(n) returns at most 1000 bytes at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.read_total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        chunk = self._data.read(min(len(buffer), 1000))
+        buffer[: len(chunk)] = chunk
+        self.read_total += len(chunk)
+        return len(chunk)
+
+
+def test_image_part_reads_a_trickling_stream_whole_and_no_more_than_the_limit() -> None:
+    image = PNG + b"\0" * 5000  # trailing bytes: a short read would cut them silently
+    assert image_part(_Trickle(image)) == image_part(image)
+    huge = _Trickle(PNG + b"\0" * (MAX_IMAGE_BYTES + 10**6))
+    with pytest.raises(ArgumentValueError, match="20 MB limit"):
+        image_part(huge)
+    assert huge.read_total == MAX_IMAGE_BYTES + 1
+
+
+def test_image_part_of_an_endless_device_stops_at_the_limit() -> None:
+    # /dev/zero reports size 0 to the size check: the read itself must be bounded.
+    with pytest.raises(ArgumentValueError, match="20 MB limit"):
+        image_part("/dev/zero")
+
+
+def test_image_part_refuses_a_data_uri_over_the_limit() -> None:
+    uri = "data:image/png;base64," + base64.b64encode(PNG + b"\0" * MAX_IMAGE_BYTES).decode()
+    with pytest.raises(ArgumentValueError, match="20 MB limit"):
+        image_part(uri)
