@@ -242,7 +242,7 @@ def _auth_failure(message: str, key_sent: bool, note: str) -> tuple[type[APIStat
 
 
 # "Tool calling is not supported for model: X", "json_object response format is not ...".
-_UNSUPPORTED = re.compile(r"(?P<what>.*?)\s+(?:is|are) not supported for model:?\s*(?P<model>\S+)")
+_UNSUPPORTED = re.compile(r"(?P<what>.*?)\s(?:is|are) not supported for model:?\s*(?P<model>\S+)")
 
 
 def _feature(what: str) -> str:
