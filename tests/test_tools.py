@@ -25,6 +25,7 @@ from deepinfra_sdk import (
 )
 from deepinfra_sdk._tools import PreparedCall, ToolLoop, _Tool
 from deepinfra_sdk.emulator import Emulator
+from deepinfra_sdk.resources.chat import MAX_TOOL_THREADS, run_calls
 from deepinfra_sdk.types import FunctionCall, ToolCall
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
@@ -222,6 +223,30 @@ def test_parallel_calls_of_a_round_run_concurrently(emu_client: DeepInfraClient)
 
     result = emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[first, second])
     assert result.rounds == 1 and result.tool_errors == {}
+
+
+def test_a_round_of_many_calls_runs_on_a_bounded_number_of_threads() -> None:
+    # The model decides how many calls a round has: 100 must not mean 100 threads.
+    lock = threading.Lock()
+    running = [0, 0]  # now, most at once
+
+    def slow(n: int) -> int:
+        """Slow."""
+        with lock:
+            running[0] += 1
+            running[1] = max(running)
+        threading.Event().wait(0.02)
+        with lock:
+            running[0] -= 1
+        return n
+
+    tools = {"slow": _Tool(slow)}
+    calls = [
+        PreparedCall(ToolCall(str(i), FunctionCall("slow", json.dumps({"n": i}))), tools)
+        for i in range(100)
+    ]
+    assert run_calls(calls) == list(range(100))
+    assert 1 < running[1] <= MAX_TOOL_THREADS
 
 
 def test_bad_arguments_and_unknown_tools_become_errors_for_the_model() -> None:

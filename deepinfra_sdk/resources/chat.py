@@ -405,16 +405,22 @@ class Completions(Resource):
         return run_batch(self.create, requests, concurrency=concurrency, progress=progress)
 
 
+#: The most threads one round of tool calls uses: the model decides how many calls a round
+#: has, and a thread each for hundreds of them would exhaust the process.
+MAX_TOOL_THREADS = 16
+
+
 def run_calls(calls: Sequence[PreparedCall]) -> list[Any]:
-    """Run one round's tool calls, concurrently in threads when there are several; each
-    outcome is the tool's value or what it raised."""
+    """Run one round's tool calls, concurrently in threads when there are several (at most
+    ``MAX_TOOL_THREADS`` at once); each outcome is the tool's value or what it raised."""
     runnable = [c for c in calls if c.func is not None]
     if len(runnable) <= 1:
         return [c.run() if c.func is not None else None for c in calls]
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=len(runnable), thread_name_prefix="tool") as pool:
+    workers = min(len(runnable), MAX_TOOL_THREADS)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool") as pool:
         # Each call sees the caller's context variables, as a direct call would.
         futures = {id(c): pool.submit(contextvars.copy_context().run, c.run) for c in runnable}
         return [futures[id(c)].result() if c.func is not None else None for c in calls]
