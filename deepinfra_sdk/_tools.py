@@ -309,6 +309,11 @@ class ToolLoop:
         if not completion.choices:
             return None
         message = completion.choices[0].message
+        if message.content is None and not message.tool_calls:
+            # A final answer without text (a reasoning model cut while thinking): kept as
+            # empty text, which can be sent back, rather than refused after it was paid for.
+            self.messages.extend(check_messages([{**message.to_dict(), "content": ""}]))
+            return None
         self.messages.extend(check_messages([message]))
         if not message.tool_calls:
             return None

@@ -26,7 +26,7 @@ from deepinfra_sdk import (
 from deepinfra_sdk._tools import PreparedCall, ToolLoop, _Tool
 from deepinfra_sdk.emulator import Emulator
 from deepinfra_sdk.resources.chat import MAX_TOOL_THREADS, run_calls
-from deepinfra_sdk.types import FunctionCall, ToolCall
+from deepinfra_sdk.types import ChatCompletion, FunctionCall, ToolCall
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 ASK = [{"role": "user", "content": "Plan my day in Paris."}]
@@ -247,6 +247,29 @@ def test_a_round_of_many_calls_runs_on_a_bounded_number_of_threads() -> None:
     ]
     assert run_calls(calls) == list(range(100))
     assert 1 < running[1] <= MAX_TOOL_THREADS
+
+
+def test_a_final_answer_without_content_ends_the_loop() -> None:
+    # A reasoning model cut while thinking answers content null and no tool calls.
+    wire = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "length",
+                "message": {"role": "assistant", "content": None, "reasoning_content": "Hm"},
+            }
+        ],
+    }
+    loop = ToolLoop(ASK, [population], max_rounds=2)
+    completion = ChatCompletion.from_dict(wire)
+    assert loop.take(completion) is None
+    result = loop.result(completion)
+    assert result.choices[0].message.content is None  # the answer as received
+    assert result.messages[-1] == {"role": "assistant", "content": "", "reasoning_content": "Hm"}
 
 
 def test_bad_arguments_and_unknown_tools_become_errors_for_the_model() -> None:
