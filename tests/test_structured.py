@@ -21,7 +21,9 @@ from deepinfra_sdk import (
     LengthFinishReasonError,
 )
 from deepinfra_sdk._jsonschema import coerce, schema_of
+from deepinfra_sdk._structured import parse_completion, response_format_for
 from deepinfra_sdk.emulator import Emulator
+from deepinfra_sdk.types import ChatCompletion
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 ASK = [{"role": "user", "content": "Describe a person."}]
@@ -123,6 +125,33 @@ def test_content_that_does_not_validate_keeps_the_raw_content(emu_client: DeepIn
         emu_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=Picky)
     assert json.loads(info.value.body)["name"]
     assert isinstance(info.value.__cause__, pydantic.ValidationError)
+
+
+@pytest.mark.parametrize("response_format", [Person, Product, {"type": "object"}])
+@pytest.mark.parametrize(
+    "content", ["[" * 100_000 + "]" * 100_000, '{"name": "' + "x" * 5_000_000 + '"']
+)
+def test_hostile_content_is_a_validation_error(response_format: Any, content: str) -> None:
+    # Nested deeper than Python recurses, or megabytes cut short: a typed error that keeps
+    # the content, never a RecursionError.
+    wire = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+    }
+    _, parser = response_format_for(response_format)
+    with pytest.raises(APIResponseValidationError, match="does not fit") as info:
+        parse_completion(ChatCompletion.from_dict(wire), parser)
+    assert info.value.body == content
+    assert len(str(info.value)) < 3000
 
 
 def test_a_model_without_schemas_is_a_capability_error_not_retried(
