@@ -38,6 +38,18 @@ def _pydantic_schema(tp: Any) -> dict[str, Any]:
     return dict(tp.schema())  # pydantic 1
 
 
+def _hints(tp: Any) -> dict[str, Any]:
+    """A dataclass's resolved field types; ``TypeError`` (not ``NameError``) if one names a
+    type that does not exist where the class was defined."""
+    try:
+        return typing.get_type_hints(tp)
+    except Exception as exc:
+        raise TypeError(
+            f"the field types of {tp.__name__} do not resolve ({exc}): define the types they "
+            "name at module level, before the call"
+        ) from None
+
+
 def schema_of(tp: Any, _seen: tuple[Any, ...] = ()) -> dict[str, Any]:
     """The JSON schema of ``tp``; ``TypeError`` for a type it cannot describe."""
     if tp is Any or tp is object:
@@ -54,7 +66,7 @@ def schema_of(tp: Any, _seen: tuple[Any, ...] = ()) -> dict[str, Any]:
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if tp in _seen:
             raise TypeError(f"{tp.__name__} contains itself: a schema cannot describe that")
-        hints = typing.get_type_hints(tp)
+        hints = _hints(tp)
         props = {}
         required = []
         for f in dataclasses.fields(tp):
@@ -134,7 +146,7 @@ def coerce(tp: Any, value: Any, path: str = "") -> Any:
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
             raise ValueError(f"{_where(path)} should be an object, got {value!r:.60}")
-        hints = typing.get_type_hints(tp)
+        hints = _hints(tp)
         kwargs = {}
         for f in dataclasses.fields(tp):
             if not f.init:

@@ -39,7 +39,10 @@ def response_format_for(tp: Any) -> tuple[dict[str, Any], Callable[[str], Any]]:
 
         name = tp.__name__
     elif dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        schema = schema_of(tp)
+        try:
+            schema = schema_of(tp)
+        except TypeError as exc:
+            raise ArgumentTypeError(f"response_format {tp.__name__}: {exc}") from None
 
         def parse(content: str) -> Any:
             return coerce(tp, json.loads(content))

@@ -19,6 +19,7 @@ from deepinfra_sdk import (
     CapabilityError,
     DeepInfraClient,
     LengthFinishReasonError,
+    function_tool,
 )
 from deepinfra_sdk._jsonschema import coerce, schema_of
 from deepinfra_sdk._structured import parse_completion, response_format_for
@@ -175,6 +176,29 @@ def test_parse_refuses_what_it_cannot_describe(emu_client: DeepInfraClient) -> N
         emu_client.chat.completions.parse(
             model=MODEL, messages=ASK, response_format=Person, stream=True
         )
+
+
+@dataclass
+class Tree:
+    children: list[Tree]
+
+
+@dataclass
+class Unresolved:
+    inner: NoSuchType  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_parse_refuses_a_dataclass_it_cannot_describe(emu_client: DeepInfraClient) -> None:
+    # Typed argument errors before anything is sent, not a bare TypeError or NameError.
+    for tp, problem in ((Tree, "contains itself"), (Unresolved, "do not resolve")):
+        with pytest.raises(ArgumentTypeError, match=f"{tp.__name__}: .*{problem}"):
+            emu_client.chat.completions.parse(model=MODEL, messages=ASK, response_format=tp)
+
+    def uses(box: Unresolved) -> None:
+        """Uses a dataclass whose field type does not exist."""
+
+    with pytest.raises(ArgumentTypeError, match="do not resolve"):
+        function_tool(uses)
 
 
 @pytest.mark.anyio
