@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, settings
 
 from deepinfra_sdk import DeepInfraClient
 from deepinfra_sdk.emulator import Emulator
+from deepinfra_sdk.types import ChatCompletion
 
 # A key that looks real; the suite checks it never reaches a log record or a warning.
 TEST_KEY = "sk-di-TESTKEY-0123456789abcdef"
@@ -60,6 +61,14 @@ def examples(n: int) -> int:
 
 
 # -- the key must never leak into logs or warnings ---------------------------------------------
+
+
+def one_choice_completion(message: dict[str, Any], finish_reason: str = "stop") -> ChatCompletion:
+    """A decoded chat completion of one choice holding ``message`` (for answers the emulator
+    does not give, such as hostile content)."""
+    choice = {"index": 0, "finish_reason": finish_reason, "message": message}
+    wire = {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [choice]}
+    return ChatCompletion.from_dict(wire)
 
 
 def _leaks(text: str) -> bool:

@@ -24,7 +24,8 @@ from deepinfra_sdk import (
 from deepinfra_sdk._jsonschema import coerce, schema_of
 from deepinfra_sdk._structured import parse_completion, response_format_for
 from deepinfra_sdk.emulator import Emulator
-from deepinfra_sdk.types import ChatCompletion
+
+from .conftest import one_choice_completion
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 ASK = [{"role": "user", "content": "Describe a person."}]
@@ -135,22 +136,10 @@ def test_content_that_does_not_validate_keeps_the_raw_content(emu_client: DeepIn
 def test_hostile_content_is_a_validation_error(response_format: Any, content: str) -> None:
     # Nested deeper than Python recurses, or megabytes cut short: a typed error that keeps
     # the content, never a RecursionError.
-    wire = {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 1,
-        "model": MODEL,
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content},
-            }
-        ],
-    }
+    completion = one_choice_completion({"role": "assistant", "content": content})
     _, parser = response_format_for(response_format)
     with pytest.raises(APIResponseValidationError, match="does not fit") as info:
-        parse_completion(ChatCompletion.from_dict(wire), parser)
+        parse_completion(completion, parser)
     assert info.value.body == content
     assert len(str(info.value)) < 3000
 

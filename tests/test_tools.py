@@ -26,7 +26,9 @@ from deepinfra_sdk import (
 from deepinfra_sdk._tools import PreparedCall, ToolLoop, _Tool
 from deepinfra_sdk.emulator import Emulator
 from deepinfra_sdk.resources.chat import MAX_TOOL_THREADS, run_calls
-from deepinfra_sdk.types import ChatCompletion, FunctionCall, ToolCall
+from deepinfra_sdk.types import FunctionCall, ToolCall
+
+from .conftest import one_choice_completion
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 ASK = [{"role": "user", "content": "Plan my day in Paris."}]
@@ -251,21 +253,9 @@ def test_a_round_of_many_calls_runs_on_a_bounded_number_of_threads() -> None:
 
 def test_a_final_answer_without_content_ends_the_loop() -> None:
     # A reasoning model cut while thinking answers content null and no tool calls.
-    wire = {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 1,
-        "model": MODEL,
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "length",
-                "message": {"role": "assistant", "content": None, "reasoning_content": "Hm"},
-            }
-        ],
-    }
+    message = {"role": "assistant", "content": None, "reasoning_content": "Hm"}
+    completion = one_choice_completion(message, finish_reason="length")
     loop = ToolLoop(ASK, [population], max_rounds=2)
-    completion = ChatCompletion.from_dict(wire)
     assert loop.take(completion) is None
     result = loop.result(completion)
     assert result.choices[0].message.content is None  # the answer as received
