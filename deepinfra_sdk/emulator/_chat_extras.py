@@ -125,16 +125,24 @@ class PromptCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def _key(model: str, cache_key: Any, messages: Sequence[Dict[str, Any]]) -> str:
-        text = json.dumps([model, cache_key, list(messages)], sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+    def _keys(model: str, cache_key: Any, messages: Sequence[Dict[str, Any]]) -> List[str]:
+        # One running hash, a key per prefix: linear in the conversation (hashing each
+        # prefix afresh was quadratic: seconds for thousands of messages, hours for a
+        # 64 MB body of them).
+        running = hashlib.sha256(json.dumps([model, cache_key], default=str).encode())
+        keys = []
+        for message in messages:
+            # json.dumps escapes control characters, so the separator cannot occur inside.
+            running.update(b"\x1e" + json.dumps(message, sort_keys=True, default=str).encode())
+            keys.append(running.copy().hexdigest())
+        return keys
 
     def cached_tokens(
         self, model: str, cache_key: Optional[str], messages: Sequence[Dict[str, Any]]
     ) -> int:
         """Tokens of the longest prefix already seen; this request's prefixes are then
         remembered."""
-        keys = [self._key(model, cache_key, messages[:k]) for k in range(1, len(messages) + 1)]
+        keys = self._keys(model, cache_key, messages)
         with self._lock:
             hit = 0
             for k in range(len(messages) - 1, 0, -1):

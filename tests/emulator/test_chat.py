@@ -363,3 +363,19 @@ def test_model_version_suffix_is_accepted(emulator: Emulator, session: requests.
     r = post(session, emulator, chat_body(model=TEXT_MODEL + ":1a2b3c"))
     assert r.status_code == 200
     assert r.json()["model"] == TEXT_MODEL + ":1a2b3c"
+
+
+def test_the_prompt_cache_reads_a_long_conversation_in_one_pass(
+    emulator: Emulator, session: requests.Session
+) -> None:
+    # 20,000 messages: hashing every prefix afresh took minutes (quadratic); the timeout
+    # is far beyond what one pass needs.
+    history = [{"role": "user", "content": f"note {i}"} for i in range(20_000)]
+    first = session.post(emulator.url + CHAT, json=chat_body(messages=history), timeout=60)
+    assert "prompt_tokens_details" not in first.json()["usage"]  # nothing cached yet
+    longer = [*history, {"role": "user", "content": "and one more"}]
+    again = session.post(emulator.url + CHAT, json=chat_body(messages=longer), timeout=60)
+    usage = again.json()["usage"]
+    cached = usage["prompt_tokens_details"]["cached_tokens"]
+    assert 0 < cached < usage["prompt_tokens"]
+    assert usage["prompt_tokens"] - cached < 20  # all but the new message came from the cache
