@@ -68,7 +68,7 @@ def one_choice_completion(message: dict[str, Any], finish_reason: str = "stop") 
     does not give, such as hostile content)."""
     choice = {"index": 0, "finish_reason": finish_reason, "message": message}
     wire = {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [choice]}
-    return ChatCompletion.from_dict(wire)
+    return ChatCompletion.from_wire(wire)
 
 
 def _leaks(text: str) -> bool:
