@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence
 
-from ._errors import openai_error
+from ._errors import openai_error, validation_error
 from ._text import WORDS, count_tokens, message_text
 
 __all__ = [
@@ -48,17 +48,22 @@ def tools_for_round(
     if not functions or tool_choice == "none":
         return []
     if isinstance(tool_choice, dict):
-        wanted = (tool_choice.get("function") or {}).get("name")
+        function = tool_choice.get("function")
+        if not isinstance(function, dict):
+            raise validation_error(
+                ["body", "tool_choice", "function"], "value is not a valid dict", "type_error.dict"
+            )
+        wanted = function.get("name")
         named = [f for f in functions if f["name"] == wanted]
         if not named:
             raise openai_error(400, f"tool_choice names an unknown function: {wanted!r}")
         return named
     called = {
-        (call.get("function") or {}).get("name")
+        call["function"].get("name")
         for m in _since_last_user(messages)
-        if m.get("role") == "assistant"
-        for call in (m.get("tool_calls") or [])
-        if isinstance(call, dict)
+        if m.get("role") == "assistant" and isinstance(m.get("tool_calls"), list)
+        for call in m["tool_calls"]
+        if isinstance(call, dict) and isinstance(call.get("function"), dict)
     }
     pending = [f for f in functions if f["name"] not in called]
     if not pending:

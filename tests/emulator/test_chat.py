@@ -379,3 +379,21 @@ def test_the_prompt_cache_reads_a_long_conversation_in_one_pass(
     cached = usage["prompt_tokens_details"]["cached_tokens"]
     assert 0 < cached < usage["prompt_tokens"]
     assert usage["prompt_tokens"] - cached < 20  # all but the new message came from the cache
+
+
+_HI = {"role": "user", "content": "Hi"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ({"tool_choice": {"type": "function", "function": "get_weather"}}, 422),
+        ({"messages": [_HI, {"role": "assistant", "tool_calls": [{"function": "f"}]}]}, 200),
+        ({"messages": [_HI, {"role": "assistant", "tool_calls": "get_weather"}]}, 200),
+    ],
+)
+def test_malformed_tool_fields_are_answered_not_a_500(
+    emulator: Emulator, session: requests.Session, extra: Dict[str, Any], status: int
+) -> None:
+    r = post(session, emulator, chat_body(tools=[WEATHER_TOOL], **extra))
+    assert r.status_code == status, r.text
