@@ -14,11 +14,15 @@ from typing import IO, Any, Optional, Union
 
 from ._exceptions import ArgumentTypeError, ArgumentValueError
 from ._images import is_url, sniff_data_uri, sniff_media_type, to_data_uri
+from ._validation import MAX_REQUEST_BYTES
 
-__all__ = ["MAX_IMAGE_BYTES", "audio_part", "image_part"]
+__all__ = ["MAX_AUDIO_BYTES", "MAX_IMAGE_BYTES", "audio_part", "image_part"]
 
 #: DeepInfra's limit for one image in a chat message.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+#: The most audio one part can carry: its base64 must fit in one request body, so reading
+#: more (a huge file, a device) could only be refused later.
+MAX_AUDIO_BYTES = MAX_REQUEST_BYTES // 4 * 3
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 _DETAILS = ("auto", "low", "high")
 
@@ -75,10 +79,13 @@ def _read_file(source: Any, what: str, limit: Optional[int]) -> bytes:
 
 
 def _too_big(what: str, size: int, limit: int) -> str:
-    return (
-        f"the {what} is {size / (1 << 20):.1f} MB, over DeepInfra's {limit >> 20} MB limit: "
-        "shrink or recompress it, or pass it by https:// URL"
-    )
+    mb = f"{size / (1 << 20):.1f} MB"
+    if what == "image":
+        return (
+            f"the image is {mb}, over DeepInfra's {limit >> 20} MB limit: shrink or recompress "
+            "it, or pass it by https:// URL"
+        )
+    return f"the {what} is {mb}, over the {limit >> 20} MB one request can carry: shorten it"
 
 
 def image_part(source: Source, detail: Optional[str] = None) -> dict[str, Any]:
@@ -144,7 +151,8 @@ def audio_part(source: Source, format: Optional[str] = None) -> dict[str, Any]:
             out.
 
     Raises:
-        ArgumentValueError: the audio is empty or neither WAV nor MP3.
+        ArgumentValueError: the audio is empty, neither WAV nor MP3, or over 48 MB (more
+            cannot fit in one request).
     """
     if format is not None and format not in ("wav", "mp3"):
         raise ArgumentValueError(f"format must be 'wav' or 'mp3', got {format!r}")
@@ -152,7 +160,7 @@ def audio_part(source: Source, format: Optional[str] = None) -> dict[str, Any]:
         raise ArgumentValueError(
             "audio parts carry the audio itself: download it first and pass the bytes or path"
         )
-    data = _read(source, "audio", None)
+    data = _read(source, "audio", MAX_AUDIO_BYTES)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else ""
     fmt = format or _audio_format(data, str(getattr(source, "name", name) or ""))
     encoded = binascii.b2a_base64(data, newline=False).decode("ascii")

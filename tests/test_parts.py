@@ -17,7 +17,7 @@ from deepinfra_sdk import (
     audio_part,
     image_part,
 )
-from deepinfra_sdk._parts import MAX_IMAGE_BYTES
+from deepinfra_sdk._parts import MAX_AUDIO_BYTES, MAX_IMAGE_BYTES
 from deepinfra_sdk.emulator import Emulator
 
 PNG = base64.b64decode(
@@ -142,3 +142,27 @@ def test_image_part_refuses_a_data_uri_over_the_limit() -> None:
     uri = "data:image/png;base64," + base64.b64encode(PNG + b"\0" * MAX_IMAGE_BYTES).decode()
     with pytest.raises(ArgumentValueError, match="20 MB limit"):
         image_part(uri)
+
+
+class _Endless(io.RawIOBase):
+    """An endless raw stream of silence (like a device), counting what is read from it."""
+
+    def __init__(self) -> None:
+        self.read_total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        assert self.read_total < 2 * MAX_AUDIO_BYTES, "read on far past the limit"
+        n = min(len(buffer), 1 << 20)
+        buffer[:n] = b"\0" * n
+        self.read_total += n
+        return n
+
+
+def test_audio_part_reads_no_more_than_one_request_can_carry() -> None:
+    endless = _Endless()
+    with pytest.raises(ArgumentValueError, match="48 MB one request can carry"):
+        audio_part(endless)
+    assert endless.read_total == MAX_AUDIO_BYTES + 1
