@@ -45,6 +45,8 @@ _FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 _TEXT_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 _LANGUAGES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian"}
 _MAX_AUDIO_READ = 64 * 1024 * 1024
+# The longest text voiced: OpenAI's limit, and a few seconds of the tone generator's time.
+_MAX_SPEECH_CHARS = 4096
 
 
 def _segment_length(speed: float) -> int:
@@ -252,8 +254,10 @@ def speech(body: Dict[str, Any]) -> Tuple[bytes, str]:
     text = body.get("input")
     if not isinstance(text, str) or not text.strip():
         raise openai_error(400, "input must be a non-empty string", param="input")
-    if len(text) > 4096:
-        raise openai_error(400, "input is longer than 4096 characters", param="input")
+    if len(text) > _MAX_SPEECH_CHARS:
+        raise openai_error(
+            400, f"input is longer than {_MAX_SPEECH_CHARS} characters", param="input"
+        )
     usable_model(body.get("model"), "text-to-speech", "/v1/openai/audio/speech")
     speed = body.get("speed", 1.0)
     if speed is None:
@@ -316,6 +320,8 @@ def native_tts(entry: Dict[str, Any], body: Dict[str, Any], request_id: str) -> 
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise native_error(422, "text must be a non-empty string")
+    if len(text) > _MAX_SPEECH_CHARS:
+        raise native_error(422, f"text is longer than {_MAX_SPEECH_CHARS} characters")
     fmt = body.get("output_format") or "wav"
     if fmt not in ("wav", "pcm"):
         raise native_error(

@@ -146,3 +146,6 @@ def test_native_speech_is_a_data_uri(emulator: Emulator, session: requests.Sessi
     assert body["inference_status"]["cost"] == pytest.approx(0.00008 * 9 / 100)
     assert session.post(url, json={"text": "x", "output_format": "mp3"}).status_code == 422
     assert session.post(url, json={"text": ""}).status_code == 422
+    # As on the OpenAI route: a text that would take the emulator long to voice is refused.
+    too_long = session.post(url, json={"text": "a" * 4097})
+    assert too_long.status_code == 422 and "4096" in too_long.text
