@@ -219,6 +219,14 @@ class PreparedCall:
         except Exception as exc:
             return _Raised(exc)
 
+    async def run_async(self) -> Any:
+        """Await the tool (a coroutine function): its value, or the exception it raised."""
+        assert self.func is not None
+        try:
+            return await self.func(*self.args, **self.kwargs)
+        except Exception as exc:
+            return _Raised(exc)
+
 
 def _identity(value: Any) -> Any:
     return value
@@ -347,8 +355,3 @@ class ToolLoop:
         final.tool_errors = self.tool_errors
         final.rounds = self.rounds
         return final
-
-
-def raised(exc: BaseException) -> Any:
-    """An outcome that is ``exc`` (for the async runner, which catches on its own)."""
-    return _Raised(exc)

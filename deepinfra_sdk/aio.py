@@ -64,7 +64,7 @@ from ._exceptions import APIConnectionError, APIError, ArgumentTypeError, Argume
 from ._keywords import strict_keywords
 from ._pump import ConcurrentReadError, StreamPump, Wakeups
 from ._streaming import ChatStream, ChunkT
-from ._tools import PreparedCall, ToolLoop, ToolRunResult, raised
+from ._tools import PreparedCall, ToolLoop, ToolRunResult
 from .client import DeepInfraClient
 from .resources import (
     Batches,
@@ -743,13 +743,8 @@ async def _run_calls(calls: Sequence[PreparedCall]) -> list[Any]:
     outcomes: list[Any] = [None] * len(calls)
 
     async def run(index: int, call: PreparedCall) -> None:
-        func = call.func
-        assert func is not None
-        if inspect.iscoroutinefunction(func):
-            try:
-                outcomes[index] = await func(*call.args, **call.kwargs)
-            except Exception as exc:
-                outcomes[index] = raised(exc)
+        if inspect.iscoroutinefunction(call.func):
+            outcomes[index] = await call.run_async()
         else:
             outcomes[index] = await anyio.to_thread.run_sync(call.run)
 

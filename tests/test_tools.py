@@ -370,6 +370,29 @@ async def test_async_run_tools_with_coroutine_tools(emu: Emulator) -> None:
         assert done.tool_errors == {} and done.text.endswith("a b")
 
 
+@pytest.mark.anyio
+async def test_async_tool_errors_and_the_round_limit(emu: Emulator) -> None:
+    async def flaky(city: str) -> str:
+        """Fails."""
+        raise RuntimeError(f"no data for {city}")
+
+    async with AsyncDeepInfraClient(emu.api_key, base_url=emu.url) as emu_client:
+        result = await emu_client.chat.completions.run_tools(
+            model=MODEL, messages=ASK, tools=[flaky]
+        )
+        ((call_id, error),) = result.tool_errors.items()
+        assert isinstance(error, RuntimeError)
+        answer = next(m for m in result.messages if m.get("tool_call_id") == call_id)
+        assert answer["content"].startswith("Error: RuntimeError: no data for ")
+        assert result.messages[-1]["role"] == "assistant"
+        with pytest.raises(ToolRoundsExceededError) as info:
+            await emu_client.chat.completions.run_tools(
+                model=MODEL, messages=ASK, tools=[flaky], tool_choice="required", max_rounds=1
+            )
+        assert [m["role"] for m in info.value.messages].count("assistant") == 2
+        assert len(info.value.tool_errors) == 1
+
+
 def test_a_pydantic_model_as_a_tool_answers_with_the_validated_model(
     emu_client: DeepInfraClient,
 ) -> None:
