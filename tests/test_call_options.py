@@ -30,6 +30,12 @@ CALLS: dict[str, tuple[str, Callable[..., Any]]] = {
             model=MODEL, messages=MSGS, stream=True, **o
         ).to_completion(),
     ),
+    "chat-parse": (
+        CHAT,
+        lambda c, **o: c.chat.completions.parse(
+            model=MODEL, messages=MSGS, response_format={"type": "object"}, **o
+        ),
+    ),
     "embeddings": ("/v1/openai/embeddings", lambda c, **o: c.embeddings.create(input="x", **o)),
     "images": ("/v1/inference/", lambda c, **o: c.images.generate("a cat", **o)),
     "models.list": ("/models/featured", lambda c, **o: c.models.list(refresh=True, **o)),
