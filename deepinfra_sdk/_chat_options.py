@@ -7,20 +7,81 @@ enforces are left to it. Options left ``None`` are dropped: the API must never g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional, TypedDict, Union
 
 from . import _constants as C
 from ._config import Timeout
 from ._exceptions import ArgumentTypeError, ArgumentValueError
 
 if TYPE_CHECKING:
+    from ._config import TimeoutTypes
     from .types import ChatMessage
 
-__all__ = ["MessageLike", "check_chat_options", "flex_timeout"]
+__all__ = [
+    "ChatOptions",
+    "CreateOptions",
+    "MessageLike",
+    "ParseOptions",
+    "ToolRunOptions",
+    "check_chat_options",
+    "flex_timeout",
+]
 
 #: A chat message: a dict, or a message the SDK returned.
 MessageLike = Union[Mapping[str, Any], "ChatMessage"]
+
+
+# chat.completions.create()'s options, written once for type checkers: the overloads of
+# create() (sync and async) and run_tools()/parse() (which pass them on to create()) take
+# ``**options: Unpack[...]`` of these, so mypy and pyright flag a misspelled keyword. The
+# implementation of Completions.create lists the same names; a test keeps them equal.
+class ChatOptions(TypedDict, total=False):
+    """create()'s options but model, messages, stream, tools and response_format."""
+
+    temperature: Optional[float]
+    top_p: Optional[float]
+    top_k: Optional[int]
+    min_p: Optional[float]
+    max_tokens: Optional[int]
+    stop: Union[str, Sequence[str], None]
+    n: Optional[int]
+    seed: Optional[int]
+    presence_penalty: Optional[float]
+    frequency_penalty: Optional[float]
+    repetition_penalty: Optional[float]
+    tool_choice: Union[str, Mapping[str, Any], None]
+    parallel_tool_calls: Optional[bool]
+    logprobs: Optional[bool]
+    top_logprobs: Optional[int]
+    reasoning_effort: Optional[str]
+    reasoning: Optional[Mapping[str, Any]]
+    service_tier: Optional[str]
+    prompt_cache_key: Optional[str]
+    chat_template_kwargs: Optional[Mapping[str, Any]]
+    stream_options: Optional[Mapping[str, Any]]
+    user: Optional[str]
+    extra_body: Optional[Mapping[str, Any]]
+    timeout: TimeoutTypes
+    extra_headers: Optional[Mapping[str, Optional[str]]]
+    max_retries: Optional[int]
+
+
+class ToolRunOptions(ChatOptions, total=False):
+    """What run_tools() passes on to create() (it sets the tools itself)."""
+
+    response_format: Optional[Mapping[str, Any]]
+
+
+class ParseOptions(ChatOptions, total=False):
+    """What parse() passes on to create() (it sets the response format itself)."""
+
+    tools: Optional[Sequence[Mapping[str, Any]]]
+
+
+class CreateOptions(ToolRunOptions, ParseOptions, total=False):
+    """create()'s options but model, messages and stream (its overloads spell those)."""
+
 
 _TIERS = ("default", "priority", "flex")
 _FORMATS = ("text", "json_object", "json_schema", "regex")

@@ -16,6 +16,7 @@ import difflib
 import functools
 import inspect
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ._exceptions import ArgumentTypeError
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     P = ParamSpec("P")
 
-__all__ = ["strict_keywords", "suggest_keyword"]
+__all__ = ["forwards_keywords", "strict_keywords", "suggest_keyword"]
 
 R = TypeVar("R")
 # Python 3.13 suggests a keyword itself; the message gives one suggestion, the SDK's.
@@ -43,6 +44,67 @@ def suggest_keyword(name: str, valid: Any) -> str:
     return "valid keywords: " + ", ".join(names)
 
 
+def _hint(keywords: Collection[str]) -> str:
+    if "extra_body" in keywords:
+        return " (a field the SDK does not know goes in extra_body={...})"
+    return ""
+
+
+def forwards_keywords(
+    target: Callable[..., Any], *, fixed: Collection[str]
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """For a public method whose ``**options`` it passes on to ``target`` (typed for checkers
+    as ``**options: Unpack[SomeOptions]``): its run-time signature lists ``target``'s
+    keyword-only parameters but ``fixed`` (those the method sets itself) in place of
+    ``**options``, for help(), editors and inspect; a keyword in neither list is refused
+    before the method runs, naming the closest one, and the rest is :func:`strict_keywords`.
+    """
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        own = inspect.signature(func)
+        params = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        taken = {p.name for p in params} | set(fixed)
+        params += [
+            p
+            for p in inspect.signature(target).parameters.values()
+            if p.kind is p.KEYWORD_ONLY and p.name not in taken
+        ]
+        keywords = frozenset(p.name for p in params if p.kind is not p.POSITIONAL_ONLY) - {"self"}
+        hint = _hint(keywords)
+        strict = strict_keywords(func)  # Python's own refusals (a missing argument...)
+
+        def check(kwargs: dict[str, Any]) -> None:
+            for name in kwargs:
+                if name not in keywords:
+                    fix = (
+                        f"{func.__name__}() does not take it: call {target.__name__}({name}=...)"
+                        if name in fixed
+                        else suggest_keyword(name, keywords) + hint
+                    )
+                    raise ArgumentTypeError(
+                        f"{func.__qualname__}() got an unexpected keyword argument {name!r}: {fix}"
+                    )
+
+        if inspect.iscoroutinefunction(func):
+
+            async def acall(*args: P.args, **kwargs: P.kwargs) -> Any:
+                check(kwargs)
+                return await strict(*args, **kwargs)  # type: ignore[misc]
+
+            checked: Callable[P, Any] = functools.wraps(strict)(acall)
+        else:
+
+            def call(*args: P.args, **kwargs: P.kwargs) -> Any:
+                check(kwargs)
+                return strict(*args, **kwargs)
+
+            checked = functools.wraps(strict)(call)
+        checked.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        return checked
+
+    return decorate
+
+
 def strict_keywords(func: Callable[P, R]) -> Callable[P, R]:
     """Wrap a public function so a call Python refuses raises :class:`ArgumentTypeError`.
 
@@ -56,11 +118,7 @@ def strict_keywords(func: Callable[P, R]) -> Callable[P, R]:
         for name, p in params.items()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in ("self", "cls")
     )
-    hint = (
-        " (a field the SDK does not know goes in extra_body={...})"
-        if "extra_body" in keywords
-        else ""
-    )
+    hint = _hint(keywords)
 
     bare, qualified = f"{func.__name__}(", f"{func.__qualname__}("
 

@@ -61,7 +61,7 @@ from ._cancel import CallGuard
 from ._chat_options import MessageLike
 from ._config import TimeoutTypes, redact_url
 from ._exceptions import APIConnectionError, APIError, ArgumentTypeError, ArgumentValueError
-from ._keywords import strict_keywords
+from ._keywords import forwards_keywords, strict_keywords
 from ._pump import ConcurrentReadError, StreamPump, Wakeups
 from ._streaming import ChatStream, ChunkT
 from ._tools import PreparedCall, ToolLoop, ToolRunResult
@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     import pathlib
 
     import requests
+    from typing_extensions import Unpack
 
     # typing_extensions, not typing: a type checker targeting Python 3.9 (a user's mypy on
     # 3.9) has no typing.ParamSpec and would see every async method as Any. Never imported
@@ -95,6 +96,7 @@ if TYPE_CHECKING:
     from typing_extensions import Concatenate, ParamSpec
 
     from ._batch import BatchItem
+    from ._chat_options import CreateOptions, ToolRunOptions
     from ._pagination import Page
     from ._usage import UsageMeter
     from .resources.batches import RunRequests
@@ -763,54 +765,58 @@ class AsyncCompletions(_AsyncResource[Completions]):
     def __init__(self, owner: AsyncDeepInfraClient) -> None:
         super().__init__(owner, owner._client.chat.completions)
 
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        stream: Literal[False] = False,
-        **params: Any,
-    ) -> ChatCompletion: ...
+    if TYPE_CHECKING:
+        # The sync create()'s overloads with async results; the options are spelled once,
+        # in CreateOptions. At run time create is the sync method's threaded twin (below).
+        @overload
+        async def create(
+            self,
+            *,
+            model: str,
+            messages: Sequence[MessageLike],
+            stream: Literal[False] = False,
+            **options: Unpack[CreateOptions],
+        ) -> ChatCompletion: ...
 
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        stream: Literal[True],
-        **params: Any,
-    ) -> AsyncChatStream: ...
+        @overload
+        async def create(
+            self,
+            *,
+            model: str,
+            messages: Sequence[MessageLike],
+            stream: Literal[True],
+            **options: Unpack[CreateOptions],
+        ) -> AsyncChatStream[ChatCompletionChunk]: ...
 
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        stream: bool,
-        **params: Any,
-    ) -> Union[ChatCompletion, AsyncChatStream]: ...
+        @overload
+        async def create(
+            self,
+            *,
+            model: str,
+            messages: Sequence[MessageLike],
+            stream: bool,
+            **options: Unpack[CreateOptions],
+        ) -> Union[ChatCompletion, AsyncChatStream[ChatCompletionChunk]]: ...
 
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        stream: bool = False,
-        **params: Any,
-    ) -> Union[ChatCompletion, AsyncChatStream]:
-        """Run a chat completion; the arguments are those of the sync
-        :meth:`~deepinfra_sdk.resources.Completions.create`.
+        async def create(
+            self,
+            *,
+            model: str,
+            messages: Sequence[MessageLike],
+            stream: bool = False,
+            **options: Unpack[CreateOptions],
+        ) -> Union[ChatCompletion, AsyncChatStream[ChatCompletionChunk]]: ...
+    else:
+        create = _threaded_stream(Completions.create, ChatCompletion, ChatCompletionChunk)
+        create.__doc__ = (
+            "Run a chat completion (``await``). With ``stream=True`` the request is sent and "
+            "its status checked before this returns (a 401 or 429 raises here, not in the "
+            "loop); the result is an :class:`AsyncChatStream`: use ``async with stream:`` "
+            "and ``async for chunk in stream``. The rest is the sync method's:\n\n"
+            + (Completions.create.__doc__ or "")
+        )
 
-        With ``stream=True`` the request is sent and its status checked before this
-        returns (a 401 or 429 raises here, not in the loop); the result is an
-        :class:`AsyncChatStream`: use ``async with stream:`` and ``async for chunk in
-        stream``.
-        """
-        return await _create_chat(self, model=model, messages=messages, stream=stream, **params)
-
+    @forwards_keywords(Completions.create, fixed=("stream",))
     async def run_tools(
         self,
         *,
@@ -818,7 +824,7 @@ class AsyncCompletions(_AsyncResource[Completions]):
         messages: Sequence[MessageLike],
         tools: Sequence[Any],
         max_rounds: int = 8,
-        **params: Any,
+        **params: Unpack[ToolRunOptions],
     ) -> ToolRunResult:
         # The docstring is the sync method's (set below the class).
         loop = ToolLoop(messages, tools, max_rounds, params)
@@ -832,23 +838,7 @@ class AsyncCompletions(_AsyncResource[Completions]):
             outcomes = await _run_calls(calls)
             loop.answer(calls, outcomes)
 
-    async def parse(
-        self,
-        *,
-        model: str,
-        messages: Sequence[MessageLike],
-        response_format: Any,
-        **params: Any,
-    ) -> ChatCompletion:
-        # The docstring is the sync method's (set below the class).
-        return await self._owner._call(
-            Completions.parse,
-            self._sync,
-            model=model,
-            messages=messages,
-            response_format=response_format,
-            **params,
-        )
+    parse = _threaded(Completions.parse)
 
     @strict_keywords
     async def batch(
@@ -903,13 +893,7 @@ class AsyncCompletions(_AsyncResource[Completions]):
         return run.result()
 
 
-# Untyped arguments: the overloads of AsyncCompletions.create type them (ParamSpec would
-# take only the first of the sync method's overloads, the one without a stream).
-_create_chat: Callable[..., Coroutine[Any, Any, Union[ChatCompletion, AsyncChatStream]]] = (
-    _threaded_stream(Completions.create, ChatCompletion, ChatCompletionChunk)
-)
 AsyncCompletions.run_tools.__doc__ = Completions.run_tools.__doc__
-AsyncCompletions.parse.__doc__ = Completions.parse.__doc__
 
 
 class AsyncChat:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +22,7 @@ from deepinfra_sdk import (
     DeepInfraClient,
     DeepInfraError,
 )
+from deepinfra_sdk._chat_options import CreateOptions, ParseOptions, ToolRunOptions
 from deepinfra_sdk._keywords import strict_keywords, suggest_keyword
 from deepinfra_sdk.emulator import Emulator
 
@@ -123,8 +126,17 @@ async def test_the_async_twins_refuse_the_same_way(emu: Emulator) -> None:
             await aclient.images.generate("a fox", hieght=64)  # type: ignore[call-arg]
         with pytest.raises(ArgumentTypeError, match="did you mean 'featured'"):
             await aclient.models.list(featurd=False)  # type: ignore[call-arg]
+        chat = aclient.chat.completions
         with pytest.raises(ArgumentTypeError, match="did you mean 'max_tokens'"):
-            await aclient.chat.completions.create(model=CHAT, messages=HI, max_token=5)
+            await chat.create(model=CHAT, messages=HI, max_token=5)  # type: ignore[call-overload]
+        with pytest.raises(ArgumentTypeError, match="'temprature': did you mean 'temperature'"):
+            await chat.run_tools(model=CHAT, messages=HI, tools=[], temprature=1)  # type: ignore[call-arg]
+        with pytest.raises(ArgumentTypeError, match="'max_round': did you mean 'max_rounds'"):
+            await chat.run_tools(model=CHAT, messages=HI, tools=[], max_round=1)  # type: ignore[call-arg]
+        with pytest.raises(ArgumentTypeError, match="'seeed': did you mean 'seed'"):
+            await chat.parse(model=CHAT, messages=HI, response_format={}, seeed=1)  # type: ignore[call-arg]
+        with pytest.raises(ArgumentTypeError, match=r"call create\(stream=\.\.\.\)"):
+            await chat.parse(model=CHAT, messages=HI, response_format={}, stream=True)  # type: ignore[call-arg]
         assert len(emu.requests) == before
 
 
@@ -199,16 +211,6 @@ _OPEN_ON_PURPOSE = {
     # server, not the SDK, knows the valid names.
     "Inference.run",
     "AsyncInference.run",
-    # The rest of their keywords are create()'s, passed on to it: it refuses an unknown
-    # one with the suggestion (test_chat_helpers_refuse_through_create).
-    "Completions.run_tools",
-    "Completions.parse",
-    "AsyncCompletions.run_tools",
-    "AsyncCompletions.parse",
-    # Passes its keywords to the sync create(), which refuses an unknown one with the
-    # suggestion (test_the_async_twins_refuse_the_same_way); its explicit signature, for
-    # type checkers, is issue 13's (chat), still to come.
-    "AsyncCompletions.create",
 }
 
 
@@ -296,3 +298,116 @@ def test_chat_helpers_refuse_through_create(
     with pytest.raises(ArgumentTypeError, match="'temprature': did you mean 'temperature'"):
         method(model="a/b", messages=[{"role": "user", "content": "x"}], temprature=1, **extra)
     assert len(emu.requests) == before
+
+
+def test_a_chat_helpers_own_keyword_misspelled_gets_its_own_suggestion(
+    client: DeepInfraClient, emu: Emulator
+) -> None:
+    before = len(emu.requests)
+    with pytest.raises(ArgumentTypeError, match="'max_round': did you mean 'max_rounds'"):
+        client.chat.completions.run_tools(model=CHAT, messages=HI, tools=[], max_round=1)  # type: ignore[call-arg]
+    with pytest.raises(ArgumentTypeError, match=r"'stream': parse\(\) does not take it"):
+        client.chat.completions.parse(model=CHAT, messages=HI, response_format={}, stream=True)  # type: ignore[call-arg]
+    assert len(emu.requests) == before
+
+
+def _keywords(method: Any) -> set[str]:
+    return {
+        name for name, p in inspect.signature(method).parameters.items() if p.kind is p.KEYWORD_ONLY
+    }
+
+
+def test_the_chat_options_typed_once_are_create_s() -> None:
+    """The TypedDicts type checkers read are the implementation's keywords, no more or less."""
+    from deepinfra_sdk.aio import AsyncCompletions
+    from deepinfra_sdk.resources import Completions
+
+    create = _keywords(Completions.create)
+    assert set(CreateOptions.__annotations__) == create - {"model", "messages", "stream"}
+    assert set(CreateOptions.__optional_keys__) == set(CreateOptions.__annotations__)
+    assert set(ToolRunOptions.__annotations__) == set(CreateOptions.__annotations__) - {"tools"}
+    assert set(ParseOptions.__annotations__) == set(CreateOptions.__annotations__) - {
+        "response_format"
+    }
+    # At run time too (help(), editors that inspect), the helpers list create()'s options.
+    helpers = {"max_rounds"} | create - {"stream"}
+    assert _keywords(Completions.run_tools) == helpers
+    assert _keywords(AsyncCompletions.run_tools) == helpers
+    assert _keywords(Completions.parse) == _keywords(AsyncCompletions.parse) == create - {"stream"}
+    assert _keywords(AsyncCompletions.create) == create
+
+
+# What mypy must say about the async client's chat methods: each misspelling flagged (one
+# error line per call, on its own line), the right spelling clean, streams typed.
+_ASYNC_SNIPPET = """
+from deepinfra_sdk import AsyncDeepInfraClient
+
+
+async def wrong(aclient: AsyncDeepInfraClient) -> None:
+    chat = aclient.chat.completions
+    await chat.create(model="m", messages=[], max_token=5)
+    await chat.create(model="m", messages=[], stream=True, temprature=0.5)
+    await chat.run_tools(model="m", messages=[], tools=[], max_round=2)
+    await chat.run_tools(model="m", messages=[], tools=[], tool_choise="auto")
+    await chat.parse(model="m", messages=[], response_format=dict, seeed=1)
+
+
+async def right(aclient: AsyncDeepInfraClient, flag: bool) -> None:
+    chat = aclient.chat.completions
+    reveal_type(await chat.create(model="m", messages=[], max_tokens=5))
+    reveal_type(await chat.create(model="m", messages=[], stream=False, temperature=0.5))
+    stream = await chat.create(model="m", messages=[], stream=True, timeout=3)
+    reveal_type(stream)
+    async for chunk in stream:
+        reveal_type(chunk)
+    reveal_type(await chat.create(model="m", messages=[], stream=flag))
+    reveal_type(
+        await chat.run_tools(model="m", messages=[], tools=[], max_rounds=2, tool_choice="auto")
+    )
+    reveal_type(await chat.parse(model="m", messages=[], response_format=dict, seed=1))
+"""
+
+
+@pytest.mark.slow
+def test_mypy_flags_a_misspelled_keyword_on_the_async_chat_methods(tmp_path: Path) -> None:
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(_ASYNC_SNIPPET, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "c"), snippet],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = result.stdout
+    lines = _ASYNC_SNIPPET.splitlines()
+    in_right = lines.index("async def right(aclient: AsyncDeepInfraClient, flag: bool) -> None:")
+    wrong = {n for n, line in enumerate(lines[:in_right], 1) if "await chat." in line}
+    flagged = {int(line.split(":")[1]) for line in out.splitlines() if ": error: " in line}
+    assert flagged == wrong, out
+    for word, right in [
+        ("max_token", "max_tokens"),
+        ("temprature", "temperature"),
+        ("max_round", "max_rounds"),
+        ("tool_choise", "tool_choice"),
+        ("seeed", "seed"),
+    ]:
+        assert f'Unexpected keyword argument "{word}"' in out, out
+        assert f'did you mean "{right}"' in out, out
+    revealed = [
+        line.split('Revealed type is "')[1].rstrip('"')
+        for line in out.splitlines()
+        if "Revealed type is" in line
+    ]
+    chat, chunk = "deepinfra_sdk.types.ChatCompletion", "deepinfra_sdk.types.ChatCompletionChunk"
+    stream = f"deepinfra_sdk.aio.AsyncChatStream[{chunk}]"
+    assert revealed == [
+        chat,
+        chat,
+        stream,
+        chunk,
+        f"{chat} | {stream}",
+        "deepinfra_sdk._tools.ToolRunResult",
+        chat,
+    ], out

@@ -10,7 +10,7 @@ from .. import _constants as C
 from .._chat_options import MessageLike, check_chat_options, flex_timeout
 from .._config import TimeoutTypes
 from .._exceptions import ArgumentTypeError, ArgumentValueError
-from .._keywords import strict_keywords
+from .._keywords import forwards_keywords, strict_keywords
 from .._messages import check_messages
 from .._streaming import ChatStream
 from .._structured import parse_completion, response_format_for
@@ -20,7 +20,10 @@ from ..types import ChatCompletion
 from ._base import Resource, post_generation
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._batch import BatchResult, ProgressOption
+    from .._chat_options import CreateOptions, ParseOptions, ToolRunOptions
     from ..client import DeepInfraClient
 
 __all__ = ["Chat", "Completions"]
@@ -33,6 +36,8 @@ class Completions(Resource):
 
     __slots__ = ()
 
+    # The options are spelled once, in CreateOptions (the implementation below lists them
+    # too: tests/test_keywords.py keeps both equal).
     @overload
     def create(
         self,
@@ -40,34 +45,7 @@ class Completions(Resource):
         model: str,
         messages: Sequence[MessageLike],
         stream: Literal[False] = False,
-        temperature: Optional[float] = None,
-        top_p: Optional[float] = None,
-        top_k: Optional[int] = None,
-        min_p: Optional[float] = None,
-        max_tokens: Optional[int] = None,
-        stop: Union[str, Sequence[str], None] = None,
-        n: Optional[int] = None,
-        seed: Optional[int] = None,
-        presence_penalty: Optional[float] = None,
-        frequency_penalty: Optional[float] = None,
-        repetition_penalty: Optional[float] = None,
-        tools: Optional[Sequence[Mapping[str, Any]]] = None,
-        tool_choice: Union[str, Mapping[str, Any], None] = None,
-        parallel_tool_calls: Optional[bool] = None,
-        response_format: Optional[Mapping[str, Any]] = None,
-        logprobs: Optional[bool] = None,
-        top_logprobs: Optional[int] = None,
-        reasoning_effort: Optional[str] = None,
-        reasoning: Optional[Mapping[str, Any]] = None,
-        service_tier: Optional[str] = None,
-        prompt_cache_key: Optional[str] = None,
-        chat_template_kwargs: Optional[Mapping[str, Any]] = None,
-        stream_options: Optional[Mapping[str, Any]] = None,
-        user: Optional[str] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        timeout: TimeoutTypes = None,
-        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
-        max_retries: Optional[int] = None,
+        **options: Unpack[CreateOptions],
     ) -> ChatCompletion: ...
 
     @overload
@@ -77,34 +55,7 @@ class Completions(Resource):
         model: str,
         messages: Sequence[MessageLike],
         stream: Literal[True],
-        temperature: Optional[float] = None,
-        top_p: Optional[float] = None,
-        top_k: Optional[int] = None,
-        min_p: Optional[float] = None,
-        max_tokens: Optional[int] = None,
-        stop: Union[str, Sequence[str], None] = None,
-        n: Optional[int] = None,
-        seed: Optional[int] = None,
-        presence_penalty: Optional[float] = None,
-        frequency_penalty: Optional[float] = None,
-        repetition_penalty: Optional[float] = None,
-        tools: Optional[Sequence[Mapping[str, Any]]] = None,
-        tool_choice: Union[str, Mapping[str, Any], None] = None,
-        parallel_tool_calls: Optional[bool] = None,
-        response_format: Optional[Mapping[str, Any]] = None,
-        logprobs: Optional[bool] = None,
-        top_logprobs: Optional[int] = None,
-        reasoning_effort: Optional[str] = None,
-        reasoning: Optional[Mapping[str, Any]] = None,
-        service_tier: Optional[str] = None,
-        prompt_cache_key: Optional[str] = None,
-        chat_template_kwargs: Optional[Mapping[str, Any]] = None,
-        stream_options: Optional[Mapping[str, Any]] = None,
-        user: Optional[str] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        timeout: TimeoutTypes = None,
-        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
-        max_retries: Optional[int] = None,
+        **options: Unpack[CreateOptions],
     ) -> ChatStream: ...
 
     @overload
@@ -114,34 +65,7 @@ class Completions(Resource):
         model: str,
         messages: Sequence[MessageLike],
         stream: bool,
-        temperature: Optional[float] = None,
-        top_p: Optional[float] = None,
-        top_k: Optional[int] = None,
-        min_p: Optional[float] = None,
-        max_tokens: Optional[int] = None,
-        stop: Union[str, Sequence[str], None] = None,
-        n: Optional[int] = None,
-        seed: Optional[int] = None,
-        presence_penalty: Optional[float] = None,
-        frequency_penalty: Optional[float] = None,
-        repetition_penalty: Optional[float] = None,
-        tools: Optional[Sequence[Mapping[str, Any]]] = None,
-        tool_choice: Union[str, Mapping[str, Any], None] = None,
-        parallel_tool_calls: Optional[bool] = None,
-        response_format: Optional[Mapping[str, Any]] = None,
-        logprobs: Optional[bool] = None,
-        top_logprobs: Optional[int] = None,
-        reasoning_effort: Optional[str] = None,
-        reasoning: Optional[Mapping[str, Any]] = None,
-        service_tier: Optional[str] = None,
-        prompt_cache_key: Optional[str] = None,
-        chat_template_kwargs: Optional[Mapping[str, Any]] = None,
-        stream_options: Optional[Mapping[str, Any]] = None,
-        user: Optional[str] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        timeout: TimeoutTypes = None,
-        extra_headers: Optional[Mapping[str, Optional[str]]] = None,
-        max_retries: Optional[int] = None,
+        **options: Unpack[CreateOptions],
     ) -> Union[ChatCompletion, ChatStream]: ...
 
     @strict_keywords
@@ -290,6 +214,7 @@ class Completions(Resource):
             ),
         )
 
+    @forwards_keywords(create, fixed=("stream",))
     def run_tools(
         self,
         *,
@@ -297,7 +222,7 @@ class Completions(Resource):
         messages: Sequence[MessageLike],
         tools: Sequence[Any],
         max_rounds: int = 8,
-        **params: Any,
+        **params: Unpack[ToolRunOptions],
     ) -> ToolRunResult:
         """Let the model call Python functions until it answers: call the model, run the
         tools it asks for (the calls of one round concurrently, in threads), send their
@@ -341,13 +266,14 @@ class Completions(Resource):
                 return loop.result(completion)
             loop.answer(calls, run_calls(calls))
 
+    @forwards_keywords(create, fixed=("stream",))
     def parse(
         self,
         *,
         model: str,
         messages: Sequence[MessageLike],
         response_format: Any,
-        **params: Any,
+        **params: Unpack[ParseOptions],
     ) -> ChatCompletion:
         """A completion whose answer is parsed into ``response_format``: a pydantic model
         class (the ``pydantic`` extra), a dataclass, or a JSON-schema dict.
@@ -363,8 +289,6 @@ class Completions(Resource):
             CapabilityError: the model cannot produce JSON schemas (DeepInfra's "... is not
                 supported for model: X"); never retried.
         """
-        if "stream" in params:
-            raise ArgumentTypeError("parse() does not stream: call create(stream=True) instead")
         fmt, parser = response_format_for(response_format)
         completion = self.create(model=model, messages=messages, response_format=fmt, **params)
         return parse_completion(completion, parser)
