@@ -4,6 +4,7 @@ argument errors are DeepInfraErrors and built-in ValueError/TypeError at once.""
 from __future__ import annotations
 
 import inspect
+import json
 import pickle
 import subprocess
 import sys
@@ -366,6 +367,12 @@ async def right(aclient: AsyncDeepInfraClient, flag: bool) -> None:
     )
     reveal_type(await chat.parse(model="m", messages=[], response_format=dict, seed=1))
 """
+# The lines of wrong() that call the client, numbered from 1 as the checkers number them.
+_WRONG_LINES = {
+    n
+    for n, line in enumerate(_ASYNC_SNIPPET.partition("async def right")[0].splitlines(), 1)
+    if "await chat." in line
+}
 
 
 @pytest.mark.slow
@@ -381,11 +388,8 @@ def test_mypy_flags_a_misspelled_keyword_on_the_async_chat_methods(tmp_path: Pat
         check=False,
     )
     out = result.stdout
-    lines = _ASYNC_SNIPPET.splitlines()
-    in_right = lines.index("async def right(aclient: AsyncDeepInfraClient, flag: bool) -> None:")
-    wrong = {n for n, line in enumerate(lines[:in_right], 1) if "await chat." in line}
     flagged = {int(line.split(":")[1]) for line in out.splitlines() if ": error: " in line}
-    assert flagged == wrong, out
+    assert flagged == _WRONG_LINES, out
     for word, right in [
         ("max_token", "max_tokens"),
         ("temprature", "temperature"),
@@ -411,3 +415,33 @@ def test_mypy_flags_a_misspelled_keyword_on_the_async_chat_methods(tmp_path: Pat
         "deepinfra_sdk._tools.ToolRunResult",
         chat,
     ], out
+
+
+@pytest.mark.slow
+def test_pyright_flags_them_too(tmp_path: Path) -> None:
+    """The same snippet through pyright, the engine of VS Code's Pylance."""
+    (tmp_path / "snippet.py").write_text(_ASYNC_SNIPPET, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    found = json.loads(result.stdout)["generalDiagnostics"]
+    # pyright counts lines from 0.
+    assert {
+        d["range"]["start"]["line"] + 1 for d in found if d["severity"] == "error"
+    } == _WRONG_LINES, found
+    revealed = [d["message"].rsplit(" is ", 1)[1] for d in found if d["severity"] == "information"]
+    chat, stream = '"ChatCompletion"', '"AsyncChatStream[ChatCompletionChunk]"'
+    assert revealed == [
+        chat,
+        chat,
+        stream,
+        '"ChatCompletionChunk"',
+        '"ChatCompletion | AsyncChatStream[ChatCompletionChunk]"',
+        '"ToolRunResult"',
+        chat,
+    ], found
