@@ -88,12 +88,11 @@ if TYPE_CHECKING:
     import pathlib
 
     import requests
-    from typing_extensions import Unpack
 
     # typing_extensions, not typing: a type checker targeting Python 3.9 (a user's mypy on
     # 3.9) has no typing.ParamSpec and would see every async method as Any. Never imported
     # at run time.
-    from typing_extensions import Concatenate, ParamSpec
+    from typing_extensions import Concatenate, ParamSpec, Unpack
 
     from ._batch import BatchItem
     from ._chat_options import CreateOptions, ToolRunOptions
