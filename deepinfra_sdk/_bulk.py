@@ -54,6 +54,7 @@ from ._chat_options import check_chat_options
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseTooLargeError,
     APIResponseValidationError,
     APITimeoutError,
     ArgumentTypeError,
@@ -212,8 +213,8 @@ def _error_from_line(line: Mapping[str, Any], batch_id: str) -> Exception:
 def _result_line(raw: bytes, file_id: str) -> Mapping[str, Any]:
     """One line of a results file; a line that is not a JSON object is a typed error."""
     try:
-        line = json.loads(raw)
-    except (ValueError, RecursionError):
+        line = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         line = None
     if not isinstance(line, Mapping):
         raise APIResponseValidationError(
@@ -577,8 +578,16 @@ class BulkRun:
             self._download(file_id, dest)
             rows: list[tuple[str, str]] = []
             index.execute("BEGIN")
+            limit = self._client._config.max_response_bytes  # one line held at a time
             with open(dest, "rb") as results:
-                for raw in results:
+                for raw in iter(lambda: results.readline(limit + 1), b""):  # noqa: B023
+                    if len(raw) > limit:
+                        index.execute("ROLLBACK")
+                        raise APIResponseTooLargeError(
+                            f"file {file_id}: a results line is larger than "
+                            f"max_response_bytes ({limit:,} bytes); if such answers are "
+                            "expected, raise DeepInfraClient(max_response_bytes=...)"
+                        )
                     if raw.strip():
                         line = _result_line(raw, file_id)
                         rows.append((raw.decode("utf-8"), str(line.get("custom_id"))))

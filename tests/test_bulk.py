@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from deepinfra_sdk import (
+    APIResponseTooLargeError,
     APIResponseValidationError,
     APITimeoutError,
     ArgumentTypeError,
@@ -486,3 +487,19 @@ def test_a_state_file_serves_one_run_at_a_time(
     assert refused and [item.ok for item in items] == [True]
     assert emu.batches.uploads == 1 and len(emu.batches.batch_ids()) == 1
     assert [item.ok for item in run(client, [ask(0)], state)] == [True]  # released
+
+
+def test_a_results_line_over_max_response_bytes_is_a_typed_error(
+    client: DeepInfraClient, emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    huge = b'{"custom_id": "0", "pad": "' + b"x" * 5000 + b'"}\n'
+    monkeypatch.setattr(emu.batches, "file_content", lambda _id: huge)
+    with (
+        DeepInfraClient(emu.api_key, base_url=emu.url, max_response_bytes=3000) as small,
+        pytest.raises(APIResponseTooLargeError, match="max_response_bytes"),
+    ):
+        run(small, [ask(0)], tmp_path / "run.json")
+    not_utf8 = b'{"custom_id": "0", "pad": "\xff"}\n'
+    monkeypatch.setattr(emu.batches, "file_content", lambda _id: not_utf8)
+    with pytest.raises(APIResponseValidationError, match="not a JSON object"):
+        run(client, [ask(0)], tmp_path / "other.json")
