@@ -119,15 +119,23 @@ def check_chat_options(options: Mapping[str, Any]) -> dict[str, Any]:
             )
     tools = out.get("tools")
     if tools is not None:
-        if isinstance(tools, (str, bytes, Mapping)) or not all(
-            isinstance(t, Mapping) for t in tools
-        ):
+        # Listed once, before the check: a generator checked first would then be sent empty.
+        listed = None if isinstance(tools, (str, bytes, Mapping)) else _listed(tools)
+        if listed is None or not all(isinstance(t, Mapping) for t in listed):
             raise ArgumentTypeError(
                 "tools must be a list of tool definitions (dicts); build one from a function "
                 "with deepinfra_sdk.function_tool(func), or let run_tools(tools=[func]) do it"
             )
-        out["tools"] = list(tools)
+        out["tools"] = listed
     return out
+
+
+def _listed(value: Any) -> Any:
+    """``value`` as a list, or ``None`` when it is not iterable."""
+    try:
+        return list(value)
+    except TypeError:
+        return None
 
 
 def flex_timeout(timeout: Timeout) -> Timeout:

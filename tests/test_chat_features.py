@@ -162,6 +162,20 @@ def test_options_are_sent_as_given_and_none_is_not_sent(
         )
 
 
+def test_tools_given_as_a_generator_are_all_sent(
+    emu: Emulator, emu_client: DeepInfraClient
+) -> None:
+    names = ["get_weather", "local_time"]
+    tools = ({"type": "function", "function": {"name": n, "parameters": {}}} for n in names)
+    done = emu_client.chat.completions.create(model=MODEL, messages=MSGS, tools=tools)  # type: ignore[arg-type]
+    assert [t["function"]["name"] for t in emu.requests[-1].json["tools"]] == names
+    assert done.choices[0].message.tool_calls
+    before = emu.request_count()
+    with pytest.raises(ArgumentTypeError, match="function_tool"):
+        emu_client.chat.completions.create(model=MODEL, messages=MSGS, tools=5)  # type: ignore[arg-type]
+    assert emu.request_count() == before
+
+
 def test_a_misspelled_option_names_the_closest_one(emu_client: DeepInfraClient) -> None:
     with pytest.raises(ArgumentTypeError, match="did you mean 'top_logprobs'") as info:
         emu_client.chat.completions.create(model=MODEL, messages=MSGS, top_logprob=2)  # type: ignore[call-overload]
