@@ -117,6 +117,15 @@ def check_chat_options(options: Mapping[str, Any]) -> dict[str, Any]:
                 "response_format {'type': 'json_schema'} needs 'json_schema': "
                 "{'name': ..., 'schema': {...}} (parse() builds it from a type)"
             )
+    stop = out.get("stop")
+    if stop is not None and not isinstance(stop, str):
+        listed = None if isinstance(stop, (bytes, Mapping)) else _listed(stop)
+        if listed is None or not all(isinstance(s, str) for s in listed):
+            raise ArgumentTypeError(
+                f"stop must be a str or a list of str, got {type(stop).__name__}: e.g. "
+                "stop=['\\n\\n', 'User:']"
+            )
+        out["stop"] = listed
     tools = out.get("tools")
     if tools is not None:
         # Listed once, before the check: a generator checked first would then be sent empty.

@@ -162,7 +162,7 @@ def test_options_are_sent_as_given_and_none_is_not_sent(
         )
 
 
-def test_tools_given_as_a_generator_are_all_sent(
+def test_tools_and_stops_given_as_a_generator_are_all_sent(
     emu: Emulator, emu_client: DeepInfraClient
 ) -> None:
     names = ["get_weather", "local_time"]
@@ -170,7 +170,11 @@ def test_tools_given_as_a_generator_are_all_sent(
     done = emu_client.chat.completions.create(model=MODEL, messages=MSGS, tools=tools)  # type: ignore[arg-type]
     assert [t["function"]["name"] for t in emu.requests[-1].json["tools"]] == names
     assert done.choices[0].message.tool_calls
+    emu_client.chat.completions.create(model=MODEL, messages=MSGS, stop=(s for s in ["x", "y"]))  # type: ignore[arg-type]
+    assert emu.requests[-1].json["stop"] == ["x", "y"]
     before = emu.request_count()
+    with pytest.raises(ArgumentTypeError, match="stop must be a str or a list of str"):
+        emu_client.chat.completions.create(model=MODEL, messages=MSGS, stop=[b"x"])  # type: ignore[list-item]
     with pytest.raises(ArgumentTypeError, match="function_tool"):
         emu_client.chat.completions.create(model=MODEL, messages=MSGS, tools=5)  # type: ignore[arg-type]
     assert emu.request_count() == before
