@@ -604,6 +604,11 @@ class AsyncFileContent:
         """Write the body to ``path`` as it arrives (atomically); the path written."""
         return await self._owner._call(self._content.save, path)
 
+    @property
+    def request_id(self) -> Optional[str]:
+        """The server's request id, when it sent one."""
+        return self._content.request_id
+
     def iter_bytes(self) -> AsyncIterator[bytes]:
         """The body in pieces as they arrive (see :meth:`FileContent.iter_bytes`)."""
         return _drain(self._owner, self._content.iter_bytes(), 16)

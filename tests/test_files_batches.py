@@ -360,6 +360,7 @@ async def test_every_method_async(emu: Emulator, tmp_path: Path) -> None:
         assert saved.read_bytes() == jsonl(3)
         async with await aclient.files.content(uploaded.id) as content:
             assert b"".join([piece async for piece in content.iter_bytes()]) == jsonl(3)
+        assert isinstance(content.request_id, str) and content.request_id  # the server's
         emu.batches.freeze()
         emu.batches.set_phases(in_progress=10)
         running = await aclient.batches.create(input_file_id=uploaded.id)
