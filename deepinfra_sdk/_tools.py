@@ -69,7 +69,7 @@ def _check_name(name: str) -> str:
     if not _NAME_RE.fullmatch(name):
         raise ArgumentValueError(
             f"tool name {name!r} is not allowed: use 1 to 64 letters, digits, '_' or '-' "
-            "(pass name=... to function_tool)"
+            "(pass name=... to function_tool; for run_tools, set the function's __name__)"
         )
     return name
 
@@ -299,8 +299,10 @@ class ToolLoop:
         built = [_Tool(t) for t in tools]
         self.tools = {t.name: t for t in built}
         if len(self.tools) != len(built):
+            twice = next(t.name for t in built if sum(u.name == t.name for u in built) > 1)
             raise ArgumentValueError(
-                "two tools have the same name: give one another with function_tool(f, name=...)"
+                f"two tools have the same name {twice!r}: the model tells tools apart by "
+                f"name, so set another __name__ on one (e.g. f.__name__ = '{twice}_2')"
             )
         self.definitions = [t.definition for t in built]
         self.messages = check_messages(messages)

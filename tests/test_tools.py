@@ -3,6 +3,7 @@ run_tools end to end against the emulator (sync, asyncio and trio)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from dataclasses import dataclass
@@ -260,6 +261,27 @@ def test_a_final_answer_without_content_ends_the_loop() -> None:
     result = loop.result(completion)
     assert result.choices[0].message.content is None  # the answer as received
     assert result.messages[-1] == {"role": "assistant", "content": "", "reasoning_content": "Hm"}
+
+
+def test_the_advice_for_clashing_or_missing_names_works_with_run_tools(
+    emu_client: DeepInfraClient,
+) -> None:
+    def twin(city: str) -> int:
+        """The other population."""
+        return population(city)
+
+    twin.__name__ = "population"
+    with pytest.raises(ArgumentValueError, match=r"same name 'population'.*__name__ = "):
+        emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[population, twin])
+    twin.__name__ = "population_2"  # as the error says
+    result = emu_client.chat.completions.run_tools(
+        model=MODEL, messages=ASK, tools=[population, twin]
+    )
+    called = {c["function"]["name"] for m in result.messages for c in m.get("tool_calls") or []}
+    assert called == {"population", "population_2"}
+    nameless = functools.partial(population)
+    with pytest.raises(ArgumentValueError, match="for run_tools, set the function's __name__"):
+        emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[nameless])
 
 
 def test_bad_arguments_and_unknown_tools_become_errors_for_the_model() -> None:
