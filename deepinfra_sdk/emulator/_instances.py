@@ -154,7 +154,7 @@ def _number(schema: Dict[str, Any], rng: random.Random, integer: bool) -> Any:
 
 def _string(schema: Dict[str, Any], rng: random.Random) -> str:
     fmt = schema.get("format")
-    if fmt in _FORMATS:
+    if isinstance(fmt, str) and fmt in _FORMATS:  # a list or dict would not even hash
         return _FORMATS[fmt]
     text = rng.choice(WORDS)
     low = _size(schema, "minLength", 0, _MAX_LENGTH)

@@ -58,6 +58,8 @@ def test_huge_sizes_are_capped(schema: Dict[str, Any]) -> None:
         {"type": "array", "minItems": "3", "maxItems": None, "items": {"type": "boolean"}},
         {"type": "string", "minLength": "5", "maxLength": 2.5},
         {"allOf": [{"properties": ["not", "a", "dict"]}, {"type": "object"}]},
+        {"type": "string", "format": ["date"]},
+        {"type": "object", "properties": {"a": {"type": "string", "format": {"x": 1}}}},
     ],
 )
 def test_malformed_keywords_are_ignored(schema: Dict[str, Any]) -> None:
