@@ -63,7 +63,9 @@ def tools_for_round(
         for m in _since_last_user(messages)
         if m.get("role") == "assistant" and isinstance(m.get("tool_calls"), list)
         for call in m["tool_calls"]
-        if isinstance(call, dict) and isinstance(call.get("function"), dict)
+        if isinstance(call, dict)
+        and isinstance(call.get("function"), dict)
+        and isinstance(call["function"].get("name"), str)  # a list would not hash
     }
     pending = [f for f in functions if f["name"] not in called]
     if not pending:

@@ -390,6 +390,15 @@ _HI = {"role": "user", "content": "Hi"}
         ({"tool_choice": {"type": "function", "function": "get_weather"}}, 422),
         ({"messages": [_HI, {"role": "assistant", "tool_calls": [{"function": "f"}]}]}, 200),
         ({"messages": [_HI, {"role": "assistant", "tool_calls": "get_weather"}]}, 200),
+        (
+            {
+                "messages": [
+                    _HI,
+                    {"role": "assistant", "tool_calls": [{"function": {"name": ["x"]}}]},
+                ]
+            },
+            200,
+        ),
     ],
 )
 def test_malformed_tool_fields_are_answered_not_a_500(
