@@ -116,6 +116,10 @@ def test_bad_arguments_are_refused_before_sending(
         emu_client.audio.transcriptions.create(file=b"x", langauge="en")  # type: ignore[call-arg]
     with pytest.raises(ArgumentValueError):
         emu_client.audio.transcriptions.create(file=b"x", model="not a model")
+    # A lone string would go out letter by letter ("w", "o", "r", "d") and give no words.
+    for bad in ("word", ["words"], 5):
+        with pytest.raises(ArgumentValueError, match=r"e\.g\. \['word'\]"):
+            emu_client.audio.transcriptions.create(file=b"x", timestamp_granularities=bad)  # type: ignore[arg-type]
     assert emu.request_count(TRANSCRIBE) == 0
 
 

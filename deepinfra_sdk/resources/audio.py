@@ -53,8 +53,18 @@ def _transcribe(
 ) -> Union[Transcription, str]:
     """One multipart upload to ``/audio/{task}``; the answer as text or a Transcription."""
     check_model_name(fields["model"])
+    granularities = fields.get("granularities") or ()
+    if (
+        isinstance(granularities, str)
+        or not isinstance(granularities, Sequence)
+        or not all(g in ("word", "segment") for g in granularities)
+    ):
+        raise ArgumentValueError(
+            "timestamp_granularities must be a list of 'word' and/or 'segment', e.g. ['word'], "
+            f"not {granularities!r}"
+        )
     form = [(k, v) for k, v in fields.items() if v is not None and k != "granularities"]
-    form += [("timestamp_granularities[]", g) for g in fields.get("granularities") or ()]
+    form += [("timestamp_granularities[]", g) for g in granularities]
     upload = MultipartBody(form, [("file", file)])
     response = client._send("POST", _AUDIO + task, model=fields["model"], upload=upload, **options)
     client.usage._record_native(fields["model"], None)
