@@ -41,9 +41,11 @@ def decode_body(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return raw[: _MAX_TEXT * 4].decode("utf-8", "replace").strip()[:_MAX_TEXT]
+    # A bare JSON string is the server's text too: cut like text (the fuzzer found 501).
+    return value[:_MAX_TEXT] if isinstance(value, str) else value
 
 
 def _html_message(text: str) -> Optional[str]:

@@ -65,6 +65,7 @@ def test_decode_body() -> None:
     assert decode_body(b"") is None
     assert decode_body(b'{"a": 1}') == {"a": 1}
     assert decode_body(b"  oops \n") == "oops"
+    assert decode_body(b'"' + b"x" * 600 + b'"') == "x" * 500  # a JSON string is text too
     assert len(decode_body(b"x" * 10_000)) == 500
     assert decode_body(b"\xff\xfe bad") == "\ufffd\ufffd bad"
 
