@@ -181,10 +181,15 @@ def _with_spinner(label: str, work: Callable[[], _T]) -> _T:
             failure.append(exc)
 
     worker = threading.Thread(target=run, name="deepinfra-cli-request", daemon=True)
+    frames = itertools.cycle("|/-\\")
+    # The first frame goes out before the request starts, so a call that ends at once still
+    # showed the user something, whatever the scheduler does with the two threads.
+    sys.stderr.write(f"\r{next(frames)} {label} 0.0s")
+    sys.stderr.flush()
     started = time.monotonic()
     worker.start()
-    frames = itertools.cycle("|/-\\")
     try:
+        worker.join(0.1)
         while worker.is_alive():
             elapsed = time.monotonic() - started
             sys.stderr.write(f"\r{next(frames)} {label} {elapsed:.1f}s")
