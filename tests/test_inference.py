@@ -3,6 +3,7 @@ schemas and OpenAI-shaped list, against the emulator."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,17 @@ def test_webhook_answers_queued_at_once(emu_client: DeepInfraClient, emu: Emulat
         assert arrived.wait(10)
     assert delivered[0]["request_id"] == queued.request_id
     assert delivered[0]["results"]["results"][0]["label"] == "POSITIVE"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com/hook", "http://10.0.0.1/hook", "http://localhost.example/x"]
+)
+def test_the_emulator_posts_webhooks_only_to_loopback(
+    emu_client: DeepInfraClient, emu: Emulator, url: str
+) -> None:
+    with pytest.raises(UnprocessableEntityError, match="only to loopback"):
+        emu_client.inference.run(CLASSIFIER, input="good", webhook=url, max_retries=0)
+    assert [t.name for t in threading.enumerate() if t.name == "webhook"] == []
 
 
 def test_a_deployment_goes_to_its_route(emu_client: DeepInfraClient, emu: Emulator) -> None:

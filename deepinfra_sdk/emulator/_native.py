@@ -9,8 +9,10 @@ and the answer is POSTed to the webhook afterwards, as DeepInfra does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
+import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, Optional
 
@@ -67,6 +69,26 @@ def native_answer(
     return serve(entry, body, request_id)
 
 
+# No proxy from the environment: a webhook goes straight to the loopback address it names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is ``localhost`` or a loopback IP literal (no name lookup)."""
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _deliver(url: str, payload: Dict[str, Any]) -> None:
     request = urllib.request.Request(
         url,
@@ -75,7 +97,7 @@ def _deliver(url: str, payload: Dict[str, Any]) -> None:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with _DIRECT.open(request, timeout=10) as answer:
             answer.read()
     except OSError:
         pass  # DeepInfra retries a few times and gives up; the emulator tries once
@@ -87,6 +109,13 @@ def queue_webhook(url: Any, request_id: str, result: Dict[str, Any]) -> Dict[str
     as ``{"request_id", "inference_status", "results"}``."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise native_error(422, "webhook must be an http(s) URL")
+    if not _is_loopback(url):
+        # A local test server must never make this machine post to another host.
+        raise native_error(
+            422,
+            "the emulator delivers webhooks only to loopback addresses "
+            "(localhost, 127.0.0.0/8, [::1]); run your receiver on one of them",
+        )
     status = dict(result.get("inference_status") or {}, status="succeeded")
     results = {k: v for k, v in result.items() if k not in ("request_id", "inference_status")}
     payload = {"request_id": request_id, "inference_status": status, "results": results}
