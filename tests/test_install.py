@@ -9,7 +9,6 @@ import hook (setuptools' default for this layout) fails here: static tools canno
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import re
@@ -21,6 +20,8 @@ import venv
 from pathlib import Path
 
 import pytest
+
+from .conftest import mypy_names_overload_keywords
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a fresh clone would not hold: never copied into the test's checkout.
@@ -156,9 +157,9 @@ def test_mypy_sees_the_readme_install(installed: Path, tmp_path: Path) -> None:
     assert "Cannot find implementation" not in out, out
     assert 'Unexpected keyword argument "dimension"' in out, out
     assert 'Unexpected keyword argument "hieght"' in out, out
-    if int(importlib.metadata.version("mypy").split(".")[0]) >= 2:
+    if mypy_names_overload_keywords():
         assert 'Unexpected keyword argument "max_token"' in out, out
-    else:  # mypy 1 (the last that runs on Python 3.9) does not name it for an overload
+    else:
         assert 'snippet.py:9: error: No overload variant of "create" of "Completions"' in out, out
     # mypy writes "builtins.list[builtins.str]" before 1.16, "list[str]" from then on.
     assert re.search(r'Revealed type is "(builtins\.)?list\[(builtins\.)?str\]"', out), out

@@ -27,6 +27,8 @@ from deepinfra_sdk._chat_options import CreateOptions, ParseOptions, ToolRunOpti
 from deepinfra_sdk._keywords import strict_keywords, suggest_keyword
 from deepinfra_sdk.emulator import Emulator
 
+from .conftest import mypy_names_overload_keywords
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -390,6 +392,8 @@ def test_mypy_flags_a_misspelled_keyword_on_the_async_chat_methods(tmp_path: Pat
     out = result.stdout
     flagged = {int(line.split(":")[1]) for line in out.splitlines() if ": error: " in line}
     assert flagged == _WRONG_LINES, out
+    if not mypy_names_overload_keywords():
+        assert out.count('error: No overload variant of "create" of "AsyncCompletions"') == 2, out
     for word, right in [
         ("max_token", "max_tokens"),
         ("temprature", "temperature"),
@@ -397,6 +401,8 @@ def test_mypy_flags_a_misspelled_keyword_on_the_async_chat_methods(tmp_path: Pat
         ("tool_choise", "tool_choice"),
         ("seeed", "seed"),
     ]:
+        if word in ("max_token", "temprature") and not mypy_names_overload_keywords():
+            continue  # mypy 1 flags these lines of the overloaded create, not the word: below
         assert f'Unexpected keyword argument "{word}"' in out, out
         assert f'did you mean "{right}"' in out, out
     revealed = [
