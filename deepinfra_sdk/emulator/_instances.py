@@ -95,6 +95,10 @@ def _value(
     if not isinstance(schema, dict) or depth > _MAX_DEPTH or left[0] < 0:
         return rng.choice(WORDS)
     schema = _resolve(schema, root)
+    # Past half the depth (or budget) a recursive schema winds down: no optional
+    # properties, arrays at their minimum, null where it is allowed; so a tree of models
+    # ends in valid leaves rather than in words at the cut.
+    deep = depth >= _MAX_DEPTH // 2 or left[0] < _MAX_NODES // 2
     if "const" in schema:
         return schema["const"]
     enum = schema.get("enum")
@@ -104,6 +108,8 @@ def _value(
         branches = schema.get(key)
         if isinstance(branches, list) and branches:
             usable = [b for b in branches if not (isinstance(b, dict) and b.get("type") == "null")]
+            if deep and len(usable) < len(branches):
+                return None
             return _value((usable or branches)[0], rng, root, depth + 1, left)
     parts = schema.get("allOf")
     if isinstance(parts, list) and parts:
@@ -122,11 +128,17 @@ def _value(
         props = schema.get("properties")
         if not isinstance(props, dict):
             return {}
+        if deep:
+            required = schema.get("required")
+            needed = (
+                [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
+            )
+            props = {k: v for k, v in props.items() if k in needed}
         return {str(k): _value(v, rng, root, depth + 1, left) for k, v in props.items()}
     if kind == "array":
-        low = _size(schema, "minItems", 1, _MAX_ITEMS)
+        low = _size(schema, "minItems", 0 if deep else 1, _MAX_ITEMS)
         high = _size(schema, "maxItems", max(low, 2), _MAX_ITEMS)
-        count = max(low, min(high, 1 + rng.randrange(2)))
+        count = low if deep else max(low, min(high, 1 + rng.randrange(2)))
         return [_value(schema.get("items"), rng, root, depth + 1, left) for _ in range(count)]
     if kind in ("integer", "number"):
         return _number(schema, rng, kind == "integer")

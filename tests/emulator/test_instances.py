@@ -6,6 +6,7 @@ import json
 import random
 from typing import Any, Dict
 
+import jsonschema
 import pytest
 import requests
 
@@ -64,6 +65,28 @@ def test_huge_sizes_are_capped(schema: Dict[str, Any]) -> None:
 )
 def test_malformed_keywords_are_ignored(schema: Dict[str, Any]) -> None:
     json.dumps(instance(schema, random.Random(0)))  # a JSON value, no exception
+
+
+TREE = {
+    "$defs": {
+        "Node": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                "next": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+            },
+            "required": ["name", "children", "next"],
+        }
+    },
+    "$ref": "#/$defs/Node",
+}
+
+
+def test_a_recursive_schema_ends_in_valid_leaves() -> None:
+    for seed in range(20):
+        jsonschema.validate(instance(TREE, random.Random(seed)), TREE)
+    jsonschema.validate(instance(WIDE_CYCLE, random.Random(0)), WIDE_CYCLE)
 
 
 def test_sane_bounds_still_hold() -> None:
