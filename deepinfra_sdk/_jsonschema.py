@@ -33,9 +33,20 @@ def is_pydantic_model(tp: Any) -> bool:
 
 
 def _pydantic_schema(tp: Any) -> dict[str, Any]:
-    if hasattr(tp, "model_json_schema"):
-        return dict(tp.model_json_schema())
-    return dict(tp.schema())  # pydantic 1
+    json_schema = getattr(tp, "model_json_schema", None) or tp.schema  # pydantic 2, or 1
+    schema = dict(json_schema())
+    # A model that refers to itself comes as {"$defs": {...}, "$ref": "#/$defs/Model"}: tool
+    # parameters (and a response schema) must be an object schema at the root, so the root
+    # reference is resolved in place; the $defs stay for the references inside.
+    ref = schema.get("$ref")
+    for defs in ("$defs", "definitions"):
+        prefix = f"#/{defs}/"
+        if isinstance(ref, str) and ref.startswith(prefix):
+            target = schema.get(defs, {}).get(ref[len(prefix) :])
+            if isinstance(target, dict):
+                del schema["$ref"]
+                schema.update(target)
+    return schema
 
 
 def _hints(tp: Any) -> dict[str, Any]:

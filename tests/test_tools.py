@@ -85,6 +85,13 @@ class Booking(pydantic.BaseModel):
     seats: int
 
 
+class Folder(pydantic.BaseModel):
+    """File a folder tree."""
+
+    name: str
+    children: list[Folder] = []
+
+
 # -- definitions ---------------------------------------------------------------------------
 
 
@@ -425,6 +432,18 @@ def test_a_pydantic_model_as_a_tool_answers_with_the_validated_model(
     assert json.loads(result.messages[1]["tool_calls"][0]["function"]["arguments"]) == (
         booking.model_dump()
     )
+
+
+def test_a_self_referencing_pydantic_model_is_an_object_schema_at_the_root(
+    emu_client: DeepInfraClient,
+) -> None:
+    parameters = function_tool(Folder)["function"]["parameters"]
+    assert parameters["type"] == "object" and "$ref" not in parameters
+    assert parameters["properties"]["children"]["items"] == {"$ref": "#/$defs/Folder"}
+    tree = {"name": "a", "children": [{"name": "b", "children": []}]}
+    jsonschema.validate(tree, parameters)  # the inner references still resolve
+    result = emu_client.chat.completions.run_tools(model=MODEL, messages=ASK, tools=[Folder])
+    assert isinstance(Folder.model_validate_json(result.messages[2]["content"]), Folder)
 
 
 @pytest.mark.anyio
