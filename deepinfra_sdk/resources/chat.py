@@ -17,7 +17,7 @@ from .._structured import parse_completion, response_format_for
 from .._tools import PreparedCall, ToolLoop, ToolRunResult
 from .._validation import check_model_name
 from ..types import ChatCompletion
-from ._base import Resource, post_generation
+from ._base import Resource, call_options, post_generation
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -194,11 +194,7 @@ class Completions(Resource):
         client = self._client
         if timeout is None and service_tier == "flex":
             timeout = flex_timeout(client.timeout)
-        options: dict[str, Any] = {
-            "timeout": timeout,
-            "extra_headers": extra_headers,
-            "max_retries": max_retries,
-        }
+        options = call_options(timeout, extra_headers, max_retries)
         return cast(
             Union[ChatCompletion, ChatStream],
             post_generation(

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
 from .. import _cancel
@@ -19,7 +19,7 @@ from .._keywords import strict_keywords
 from .._validation import model_path
 from .._warnings import warn
 from ..types import Model, ModelSchema, OpenAIModel
-from ._base import Resource, answer_of, decode_result, stamp_request_id
+from ._base import Resource, answer_of, call_options, decode_result, stamp_request_id
 
 if TYPE_CHECKING:
     from ..client import DeepInfraClient
@@ -28,12 +28,6 @@ __all__ = ["Models"]
 
 _TEXT_TYPE = "text-generation"
 _IMAGE_TYPE = "text-to-image"
-
-
-class _CallOptions(NamedTuple):
-    timeout: TimeoutTypes
-    extra_headers: Optional[Mapping[str, Optional[str]]]
-    max_retries: Optional[int]
 
 
 class _Fetch:
@@ -88,7 +82,7 @@ class Models(Resource):
         ``timeout``, ``extra_headers`` and ``max_retries`` apply to this call's request,
         when it makes one (a cached list, or another thread's fetch, answers without).
         """
-        options = _CallOptions(timeout, extra_headers, max_retries)
+        options = call_options(timeout, extra_headers, max_retries)
         asked = time.monotonic()
         entry = self._cache.get(featured)
         if entry is not None and not refresh and asked - entry[0] < C.MODELS_CACHE_TTL:
@@ -131,16 +125,14 @@ class Models(Resource):
                     raise fetch.error
             return list(fetch.models)
 
-    def _fetch(self, featured: bool, options: _CallOptions) -> builtins.list[Model]:
+    def _fetch(self, featured: bool, options: dict[str, Any]) -> builtins.list[Model]:
         path = "/models/featured" if featured else "/models/list"
         try:
             response = self._client._send(
                 "GET",
                 path,
                 needs_auth=False,
-                timeout=options.timeout,
-                extra_headers=options.extra_headers,
-                max_retries=options.max_retries,
+                **options,
             )
             data = response.json()
         except APIError as err:
